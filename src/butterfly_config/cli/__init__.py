@@ -1,0 +1,1 @@
+"""Command line: `butterfly ...` (argparse, handlers imported lazily to keep start-up fast)."""
