@@ -101,16 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
     _add_loading_args(p)
 
-    p = _cmd(csub, "defaults", "butterfly_config.cli.offline:defaults",
+    p = _cmd(csub, "defaults", "butterfly_config.cli.schema_cmds:defaults",
              "print every option's default")
     p.add_argument("--output", default=None, metavar="FILE")
 
-    p = _cmd(csub, "init", "butterfly_config.cli.offline:init",
+    p = _cmd(csub, "init", "butterfly_config.cli.schema_cmds:init",
              "write an annotated template that validates")
     p.add_argument("--output", required=True, metavar="FILE")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = _cmd(csub, "schema", "butterfly_config.cli.offline:schema",
+    p = _cmd(csub, "schema", "butterfly_config.cli.schema_cmds:schema",
              "write the JSON Schema for editors")
     p.add_argument("--output", default=None, metavar="FILE")
 
