@@ -1,1 +1,1 @@
-"""node"""
+"""The node runtime: manager, subscribers, watcher, peer transport, HTTP API, auth."""

@@ -1,0 +1,149 @@
+"""What the HTTP API needs from a running node, and the shapes it answers with.
+
+The API layer (node/api/) depends only on `ConfigService`; the runtime's
+`ConfigManager` implements it. Keeping the seam this narrow lets the API be
+tested against a real manager or an in-memory one, and keeps protocol logic
+out of request handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from butterfly_config.errors import ConfigIssue
+
+Action = Literal["update", "patch", "rollback", "reload"]
+PatchOpKind = Literal["set", "delete", "merge"]
+
+
+@dataclass(frozen=True, slots=True)
+class PatchOperation:
+    """One PATCH operation: set a leaf, delete it (back to default), or merge a table."""
+
+    op: PatchOpKind
+    path: str
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is asking: the authenticated subject and its roles."""
+
+    subject: str
+    roles: tuple[str, ...] = ()
+    method: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    """A committed (or locally applied) change, as the API returns it."""
+
+    revision: int
+    version: str
+    cluster_hash: str
+    applied_at: float
+    rollback_available: bool
+    scope: Literal["cluster", "local"] = "cluster"
+    changed_paths: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "success": True,
+            "revision": self.revision,
+            "version": self.version,
+            "cluster_hash": self.cluster_hash,
+            "applied_at": self.applied_at,
+            "rollback_available": self.rollback_available,
+            "scope": self.scope,
+            "changed_paths": list(self.changed_paths),
+        }
+
+
+class UpdateRefused(Exception):
+    """An update that was not applied, with the HTTP status that says why.
+
+    400 invalid, 409 in progress or static option changed, 503 no quorum or
+    consensus timeout. Nothing was applied anywhere.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[ConfigIssue] | None = None,
+        *,
+        restart_required: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = list(errors or [])
+        self.restart_required = list(restart_required or [])
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "success": False,
+            "message": self.message,
+            "errors": [
+                {"path": e.path, "message": e.message, "hint": e.hint, "rule": e.rule}
+                for e in self.errors
+            ],
+        }
+        if self.restart_required:
+            body["restart_required"] = self.restart_required
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    valid: bool
+    errors: list[ConfigIssue] = field(default_factory=list)
+    warnings: list[ConfigIssue] = field(default_factory=list)
+
+
+class ConfigService(Protocol):
+    """The operations of a node that the HTTP API exposes."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    def current_document(self) -> dict[str, Any]:
+        """The effective configuration, secrets redacted, as a JSON-ready dict."""
+        ...
+
+    def current_toml(self) -> str: ...
+
+    @property
+    def revision(self) -> int: ...
+
+    @property
+    def cluster_hash(self) -> str: ...
+
+    async def update_document(
+        self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
+    ) -> UpdateResult:
+        """Propose a full cluster configuration (cluster-scope options)."""
+        ...
+
+    async def patch(
+        self, operations: list[PatchOperation], *, identity: Identity
+    ) -> UpdateResult: ...
+
+    async def rollback(self, version: str, *, identity: Identity) -> UpdateResult: ...
+
+    def validate_document(self, document: dict[str, Any]) -> ValidationReport: ...
+
+    def history(self, limit: int, scope: Literal["cluster", "local"]) -> list[dict[str, Any]]: ...
+
+    async def sync(self) -> dict[str, Any]: ...
+
+    async def wait_for_revision(self, after: int, timeout: float) -> int:
+        """Return the current revision once it is > after, or at timeout."""
+        ...
+
+    def cluster_status(self) -> dict[str, Any]: ...
+
+    def is_ready(self) -> tuple[bool, str]: ...
+
+    def audit(self, actor: str, action: str, outcome: str, detail: dict[str, Any]) -> None: ...
