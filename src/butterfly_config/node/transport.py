@@ -104,7 +104,8 @@ class PeerTransport:
         for peer_id, addr in self.peer_addrs.items():
             if peer_id == self.node_id:
                 continue
-            peer = _Peer(peer_id, f"{scheme}://{addr}{MESSAGE_PATH}", asyncio.Queue(self.queue_size))
+            url = f"{scheme}://{addr}{MESSAGE_PATH}"
+            peer = _Peer(peer_id, url, asyncio.Queue(self.queue_size))
             peer.task = asyncio.create_task(self._pump(peer), name=f"peer-send-{peer_id}")
             self._peers[peer_id] = peer
 
