@@ -200,9 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nodes", type=int, default=4)
     p.add_argument("--dir", default=".dev-cluster")
     p.add_argument("--tls", action="store_true")
-    p.add_argument("--base-port", type=int, default=7890)
+    p.add_argument("--base-port", type=int, default=7890, help="first peer port")
+    p.add_argument("--api-base-port", type=int, default=8080, help="first API port")
     p.add_argument("--detach", action="store_true",
                    help="start the nodes and return; stop them later with `kill` of the pids file")
+
+    p = _cmd(dsub, "down", "butterfly_config.cli.dev_cmd:down",
+             "stop a dev cluster started with --detach")
+    p.add_argument("--dir", default=".dev-cluster")
 
     # -- sim -------------------------------------------------------------------
     p = _cmd(top, "sim", "butterfly_config.cli.sim_cmd:run",

@@ -1,0 +1,406 @@
+"""`butterfly dev up`: a local cluster on 127.0.0.1 for trying things out.
+
+It writes everything a real cluster needs (signing keys, a JWT secret, an admin
+token, an RBAC policy, one config per node, and with --tls a CA and
+certificates), starts one `butterfly start` process per node, waits until each
+answers /readyz, and prints how to talk to it. The directory is reused when it
+already holds a dev cluster, so restarts keep history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from butterfly_config.errors import ConfigIOError, UsageError
+
+MARKER = "dev-cluster.json"
+CLUSTER_NAME = "butterfly-dev"
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DevNode:
+    index: int
+    node_id: str
+    peer_addr: str
+    api_addr: str
+    metrics_addr: str
+    home: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "node.toml"
+
+    @property
+    def api_url(self) -> str:
+        return self.api_url_for(tls=False)
+
+    def api_url_for(self, *, tls: bool) -> str:
+        return f"{'https' if tls else 'http'}://{self.api_addr}"
+
+
+@dataclass(frozen=True, slots=True)
+class DevLayout:
+    root: Path
+    nodes: tuple[DevNode, ...]
+    tls: bool
+
+    @property
+    def token_path(self) -> Path:
+        return self.root / "secrets" / "admin.token"
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        return self.root / "secrets" / "jwt.key"
+
+    @property
+    def policy_path(self) -> Path:
+        return self.root / "rbac.toml"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.root / "tls" / "ca.crt"
+
+    @property
+    def pids_path(self) -> Path:
+        return self.root / "pids.json"
+
+
+def plan_layout(root: Path, nodes: int, base_port: int, api_base_port: int, tls: bool) -> DevLayout:
+    members = tuple(
+        DevNode(
+            index=i,
+            node_id=f"node-{i}",
+            peer_addr=f"127.0.0.1:{base_port + i}",
+            api_addr=f"127.0.0.1:{api_base_port + i}",
+            metrics_addr=f"127.0.0.1:{api_base_port + 1000 + i}",
+            home=root / f"node-{i}",
+        )
+        for i in range(nodes)
+    )
+    return DevLayout(root=root.resolve(), nodes=members, tls=tls)
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)
+
+
+def render_node_config(layout: DevLayout, node: DevNode, public_keys: dict[str, str]) -> str:
+    """The TOML file of one dev node: identical cluster options, its own node options."""
+    home = node.home.resolve()
+    coordinator = layout.nodes[0].peer_addr
+    f_value = max(1, (len(layout.nodes) - 1) // 3)
+    tls = layout.tls
+    lines = [
+        "# Written by `butterfly dev up`: a local development cluster on 127.0.0.1.",
+        "[metadata]",
+        f"cluster_name = {_toml_str(CLUSTER_NAME)}",
+        'environment = "development"',
+        "",
+        "[node]",
+        f"node_id = {_toml_str(node.node_id)}",
+        f"data_dir = {_toml_str(str(home / 'data'))}",
+        f"log_dir = {_toml_str(str(home / 'log'))}",
+        f"temp_dir = {_toml_str(str(home / 'tmp'))}",
+        "",
+        "[network]",
+        f"coordinator_addr = {_toml_str(coordinator)}",
+        f"listen_addr = {_toml_str(node.peer_addr)}",
+        f"api_addr = {_toml_str(node.api_addr)}",
+        "",
+        "[byzantine]",
+        f"f_value = {f_value}",
+        "",
+        "[byzantine.view_change]",
+        "timeout_ms = 3000",
+        "",
+        "[observability.logging]",
+        'format = "text"',
+        'output = "file"',
+        f"file_path = {_toml_str(str(home / 'log' / 'node.log'))}",
+        "",
+        "[observability.metrics]",
+        f"listen_addr = {_toml_str(node.metrics_addr)}",
+        "",
+        "[observability.tracing]",
+        "enabled = false",
+        "",
+        "[security.tls]",
+        f"enabled = {'true' if tls else 'false'}",
+        f"cert_file = {_toml_str(str(home / 'tls' / 'node.crt'))}",
+        f"key_file = {_toml_str(str(home / 'tls' / 'node.key'))}",
+        f"ca_file = {_toml_str(str(layout.ca_path))}",
+        "verify_client = true",
+        "",
+        "[security.signing]",
+        f"private_key_file = {_toml_str(str(home / 'keys' / 'signing.key'))}",
+        f"public_key_file = {_toml_str(str(home / 'keys' / 'signing.pub'))}",
+        "",
+        "[security.access_control]",
+        f"policy_file = {_toml_str(str(layout.policy_path))}",
+        "",
+        "[security.api]",
+        f"jwt_secret_file = {_toml_str(str(layout.jwt_secret_path))}",
+        "",
+    ]
+    for member in layout.nodes:
+        lines += [
+            "[[cluster.members]]",
+            f"node_id = {_toml_str(member.node_id)}",
+            f"addr = {_toml_str(member.peer_addr)}",
+            f"api_addr = {_toml_str(member.api_addr)}",
+            f"public_key = {_toml_str(public_keys[member.node_id])}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def create_cluster_files(layout: DevLayout) -> None:
+    """Generate keys, secrets, policy, TLS material and node configs."""
+    import secrets
+
+    from butterfly_config.node.security import (
+        create_token,
+        default_policy_toml,
+        generate_signing_keypair,
+    )
+
+    layout.root.mkdir(parents=True, exist_ok=True)
+    public_keys: dict[str, str] = {}
+    for node in layout.nodes:
+        for sub in ("data", "log", "tmp"):
+            (node.home / sub).mkdir(parents=True, exist_ok=True)
+        pair = generate_signing_keypair(node.home / "keys", algorithm="ed25519", name="signing")
+        public_keys[node.node_id] = pair.public_key_b64
+    secret = secrets.token_urlsafe(48).encode()
+    _write_private(layout.jwt_secret_path, secret)
+    token = create_token(
+        secret,
+        subject="dev-admin",
+        roles=["admin"],
+        ttl=30 * 24 * 3600,
+        issuer="butterfly-cluster",
+        audience="butterfly-api",
+    )
+    _write_private(layout.token_path, (token + "\n").encode())
+    layout.policy_path.write_text(default_policy_toml(), encoding="utf-8")
+    if layout.tls:
+        _create_tls_material(layout)
+    for node in layout.nodes:
+        node.config_path.write_text(
+            render_node_config(layout, node, public_keys), encoding="utf-8"
+        )
+    marker = {
+        "cluster_name": CLUSTER_NAME,
+        "tls": layout.tls,
+        "nodes": [
+            {"node_id": n.node_id, "peer_addr": n.peer_addr, "api_addr": n.api_addr}
+            for n in layout.nodes
+        ],
+    }
+    (layout.root / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+
+def _create_tls_material(layout: DevLayout) -> None:
+    from butterfly_config.node.security import tls_material
+
+    ca = tls_material.create_ca(layout.root / "tls", common_name=f"{CLUSTER_NAME} CA")
+    for node in layout.nodes:
+        tls_material.issue_node_certificate(ca, node.home / "tls", common_name=node.node_id)
+    tls_material.issue_client_certificate(ca, layout.root / "tls" / "client", common_name="dev-admin")
+
+
+def load_existing(root: Path) -> DevLayout | None:
+    """The layout of a dev cluster already in `root`, or None if there is none."""
+    marker = root / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        nodes = tuple(
+            DevNode(
+                index=i,
+                node_id=n["node_id"],
+                peer_addr=n["peer_addr"],
+                api_addr=n["api_addr"],
+                metrics_addr="",
+                home=root.resolve() / n["node_id"],
+            )
+            for i, n in enumerate(data["nodes"])
+        )
+        return DevLayout(root=root.resolve(), nodes=nodes, tls=bool(data.get("tls")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigIOError(
+            f"{marker}: not a readable dev cluster description ({exc})",
+            hint="remove the directory or pick another --dir",
+        ) from exc
+
+
+def _wait_ready(layout: DevLayout, procs: list[subprocess.Popen[bytes]]) -> None:
+    import httpx
+
+    verify: str | bool = str(layout.ca_path) if layout.tls else False
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    pending = {n.node_id: n for n in layout.nodes}
+    with httpx.Client(timeout=1.0, verify=verify) as client:
+        while pending and time.monotonic() < deadline:
+            for proc, node in zip(procs, layout.nodes, strict=True):
+                if proc.poll() is not None:
+                    log_file = node.home / "log" / "node.log"
+                    raise ConfigIOError(
+                        f"{node.node_id} exited with code {proc.returncode} during start-up",
+                        hint=f"see {node.home / 'stderr.log'} and {log_file}",
+                    )
+            for node_id, node in list(pending.items()):
+                try:
+                    if client.get(f"{node.api_url_for(tls=layout.tls)}/readyz").status_code == 200:
+                        del pending[node_id]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+    if pending:
+        raise ConfigIOError(
+            f"nodes not ready after {READY_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}",
+            hint=f"see the logs under {layout.root}",
+        )
+
+
+def start_nodes(layout: DevLayout) -> list[subprocess.Popen[bytes]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    env = dict(os.environ)
+    for node in layout.nodes:
+        stderr = (node.home / "stderr.log").open("ab")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "butterfly_config", "start", "--config", str(node.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                env=env,
+                start_new_session=True,
+            )
+        )
+    layout.pids_path.write_text(json.dumps([p.pid for p in procs]) + "\n", encoding="utf-8")
+    return procs
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            proc.wait(remaining)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def stop_pids(pids_path: Path, timeout_s: float = 10.0) -> int:
+    """Stop the processes listed in a pids file; returns how many were running."""
+    try:
+        pids = [int(p) for p in json.loads(pids_path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return 0
+    running = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            running += 1
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    pids_path.unlink(missing_ok=True)
+    return running
+
+
+def up(args: argparse.Namespace) -> int:
+    if not 1 <= args.nodes <= 31:
+        raise UsageError("--nodes must be between 1 and 31")
+    root = Path(args.dir)
+    layout = load_existing(root)
+    if layout is None:
+        if root.exists() and any(root.iterdir()):
+            raise UsageError(
+                f"{root} exists and does not hold a dev cluster",
+                hint="pick an empty or new --dir",
+            )
+        layout = plan_layout(root, args.nodes, args.base_port, args.api_base_port, args.tls)
+        create_cluster_files(layout)
+        print(f"created a {args.nodes}-node dev cluster in {layout.root}")
+    else:
+        if layout.pids_path.exists():
+            stop_pids(layout.pids_path)
+        print(f"reusing the dev cluster in {layout.root} ({len(layout.nodes)} nodes)")
+    procs = start_nodes(layout)
+    try:
+        _wait_ready(layout, procs)
+    except BaseException:
+        stop_processes(procs)
+        layout.pids_path.unlink(missing_ok=True)
+        raise
+    token = layout.token_path.read_text(encoding="utf-8").strip()
+    for node in layout.nodes:
+        print(f"  {node.node_id}: api {node.api_url_for(tls=layout.tls)}  peer {node.peer_addr}")
+    print(f"export BUTTERFLY_API_URL={layout.nodes[0].api_url_for(tls=layout.tls)}")
+    print(f"export BUTTERFLY_API_TOKEN={token}")
+    if layout.tls:
+        print(f"export SSL_CERT_FILE={layout.ca_path}")
+    if args.detach:
+        print(f"nodes running in the background; stop them with: butterfly dev down --dir {root}")
+        return 0
+    print("cluster ready; press Ctrl-C to stop it")
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    print("stopping the dev cluster")
+    stop_processes(procs)
+    layout.pids_path.unlink(missing_ok=True)
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    layout = load_existing(Path(args.dir))
+    if layout is None:
+        raise UsageError(f"{args.dir} does not hold a dev cluster")
+    count = stop_pids(layout.pids_path)
+    print(f"stopped {count} node process(es)")
+    return 0
