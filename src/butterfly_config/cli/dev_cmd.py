@@ -10,6 +10,7 @@ already holds a dev cluster, so restarts keep history.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -222,7 +223,8 @@ def _create_tls_material(layout: DevLayout) -> None:
     ca = tls_material.create_ca(layout.root / "tls", common_name=f"{CLUSTER_NAME} CA")
     for node in layout.nodes:
         tls_material.issue_node_certificate(ca, node.home / "tls", common_name=node.node_id)
-    tls_material.issue_client_certificate(ca, layout.root / "tls" / "client", common_name="dev-admin")
+    client_dir = layout.root / "tls" / "client"
+    tls_material.issue_client_certificate(ca, client_dir, common_name="dev-admin")
 
 
 def load_existing(root: Path) -> DevLayout | None:
@@ -287,7 +289,8 @@ def start_nodes(layout: DevLayout) -> list[subprocess.Popen[bytes]]:
         stderr = (node.home / "stderr.log").open("ab")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "butterfly_config", "start", "--config", str(node.config_path)],
+                [sys.executable, "-m", "butterfly_config", "start", "--config",
+                 str(node.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
@@ -335,10 +338,8 @@ def stop_pids(pids_path: Path, timeout_s: float = 10.0) -> int:
                 break
             time.sleep(0.05)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     pids_path.unlink(missing_ok=True)
     return running
 
