@@ -1,0 +1,112 @@
+"""Serving ASGI apps (the API and the peer endpoint) inside the node's own event loop.
+
+uvicorn's `Server.serve()` is run as a task rather than `uvicorn.run`, so the
+node keeps one loop for its consensus tick, its peers and its HTTP API, and
+stops all of them together. TLS comes from files named in `security.tls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("butterfly.servers")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    cert_file: str
+    key_file: str
+    ca_file: str
+    verify_client: bool
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn installs its own signal handlers; the node owns signals instead."""
+
+    def install_signal_handlers(self) -> None:
+        return None
+
+
+def make_server(
+    app: Any,
+    addr: str,
+    *,
+    tls: TlsFiles | None = None,
+    client_cert_required: bool = False,
+    limit_concurrency: int | None = 256,
+) -> uvicorn.Server:
+    host, port = split_addr(addr)
+    kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs.update(
+            ssl_certfile=tls.cert_file,
+            ssl_keyfile=tls.key_file,
+            ssl_ca_certs=tls.ca_file,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if client_cert_required else ssl.CERT_OPTIONAL,
+        )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        limit_concurrency=limit_concurrency,
+        timeout_graceful_shutdown=3,
+        **kwargs,
+    )
+    return _QuietServer(config)
+
+
+def bind_socket(addr: str, what: str) -> socket.socket:
+    """Bind before serving, so "address in use" is a clear error and not an exit inside uvicorn."""
+    from butterfly_config.errors import ConfigIOError
+
+    host, port = split_addr(addr)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigIOError(
+            f"cannot listen on {addr} for the {what}: {exc.strerror or exc}",
+            hint="another process holds the port, or the address is not on this machine",
+        ) from exc
+    sock.listen(256)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_on(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Run `server` on an already bound socket; a failure surfaces as OSError."""
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits on start-up failures (bad certificate...)
+        raise OSError(f"server stopped during start-up (code {exc.code})") from None
+
+
+async def wait_started(server: uvicorn.Server, task: asyncio.Task[None], timeout_s: float) -> None:
+    """Return once `server` listens; raise if it died first (port in use, bad cert...)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not server.started:
+        if task.done():
+            exc = task.exception()
+            raise OSError(f"server failed to start: {exc or 'exited'}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise OSError("server did not start in time")
+        await asyncio.sleep(0.01)
