@@ -36,10 +36,15 @@ def option(
     description: str,
     unit: str | None = None,
     secret: bool = False,
+    example: Any = None,
     default_factory: Any = None,
     **constraints: Any,
 ) -> Any:
-    """A schema leaf: a pydantic Field plus Butterfly's metadata (scope, mutability, unit...)."""
+    """A schema leaf: a pydantic Field plus Butterfly's metadata (scope, mutability, unit...).
+
+    `example` is shown (commented out) in the generated template for options
+    whose default is unset, so the operator sees what a value looks like.
+    """
     extra: dict[str, Any] = {
         "x-scope": scope,
         "x-mutability": mutability,
@@ -49,6 +54,8 @@ def option(
         extra["x-unit"] = unit
     if secret:
         extra["x-secret"] = True
+    if example is not None:
+        extra["x-example"] = example
     if default_factory is not None:
         return Field(
             default_factory=default_factory,
@@ -71,6 +78,12 @@ class OptionInfo:
     description: str
     unit: str | None = None
     secret: bool = False
+    example: Any = None
+    """A sample value for options whose default is unset (None otherwise)."""
+    choices: tuple[Any, ...] = ()
+    """The allowed values when the option is an enumeration, else empty."""
+    type_label: str = ""
+    """The type as an operator reads it, e.g. "integer >= 1" or "host:port address"."""
 
     @property
     def category(self) -> Category:
