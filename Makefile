@@ -24,7 +24,7 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
