@@ -30,9 +30,10 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[], help="suite name(s) to run")
     parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
     args = parser.parse_args()
+    command = " ".join(["python -m benchmarks", *sys.argv[1:]])
     sections = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
-        f"Python {platform.python_version()}, `{' '.join(['python -m benchmarks', *sys.argv[1:]])}`.\n"
+        f"Python {platform.python_version()}, `{command}`.\n"
     ]
     failed = False
     for name, title in SUITES:
