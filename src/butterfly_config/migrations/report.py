@@ -19,11 +19,10 @@ def toml_value(value: Any) -> str:
     if isinstance(value, Mapping):
         table = tomlkit.inline_table()
         table.update(value)
-        text: str = table.as_string()
-        return text
+        return str(table.as_string())
     if isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return tomlkit.item(value).as_string()
+    return str(tomlkit.item(value).as_string())
 
 
 @dataclass(frozen=True, slots=True)
