@@ -35,6 +35,8 @@ def _tidy(schema: Any) -> Any:
             out[key] = _tidy(value)
         elif key in _SCHEMA_LISTS:
             out[key] = [_tidy(sub) for sub in value]
+        elif key == "x-example":
+            out["examples"] = [value]
         elif key != "title":
             out[key] = value
     branches = out.get("anyOf")
@@ -108,7 +110,7 @@ def _range(schema: Mapping[str, Any]) -> str:
 def type_label(schema: Mapping[str, Any]) -> str:
     """A short human-readable type, e.g. 'integer >= 1' or '"quic" | "grpc" | "tcp"'."""
     if "enum" in schema:
-        return " | ".join(json.dumps(v) for v in schema["enum"])
+        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
     if "x-type" in schema:
         return str(schema["x-type"])
     kind = schema.get("type")

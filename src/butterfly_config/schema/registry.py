@@ -70,16 +70,16 @@ def _info(path: str, field: FieldInfo, schema: Mapping[str, Any]) -> OptionInfo:
 
 
 @cache
-def _tables() -> tuple[Mapping[str, OptionInfo], frozenset[str]]:
+def _tables() -> tuple[Mapping[str, OptionInfo], Mapping[str, str]]:
     schemas = property_schemas()
     leaves: dict[str, OptionInfo] = {}
-    sections: set[str] = set()
+    sections: dict[str, str] = {}
     for path, field, sub in _walk(ConfigModel, ""):
         if sub is not None:
-            sections.add(path)
+            sections[path] = " ".join((sub.__doc__ or "").split())
         else:
             leaves[path] = _info(path, field, schemas[path])
-    return MappingProxyType(leaves), frozenset(sections)
+    return MappingProxyType(leaves), MappingProxyType(sections)
 
 
 def options() -> Mapping[str, OptionInfo]:
@@ -97,14 +97,19 @@ def is_section(path: str) -> bool:
     return path in _tables()[1]
 
 
-def section_paths() -> frozenset[str]:
-    """Every table of the schema by dotted path."""
-    return _tables()[1]
+def section_paths() -> tuple[str, ...]:
+    """Every table of the schema by dotted path, parents before children, in file order."""
+    return tuple(_tables()[1])
+
+
+def section_description(path: str) -> str:
+    """What the table at `path` is for (its model's docstring); "" if there is no such table."""
+    return _tables()[1].get(path, "")
 
 
 @cache
 def _all_paths() -> tuple[str, ...]:
-    return (*options(), *sorted(section_paths()))
+    return (*options(), *section_paths())
 
 
 def suggest(path: str) -> str | None:
