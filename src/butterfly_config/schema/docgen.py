@@ -10,12 +10,12 @@ import sys
 from collections import Counter
 from typing import Any
 
-from .options import OptionInfo
+from .options import Category, OptionInfo
 from .registry import options, section_description, section_paths
 
 REGENERATE = "python -m butterfly_config.schema.docgen > docs/reference.md"
 
-_CATEGORY_MEANING = (
+_CATEGORY_MEANING: tuple[tuple[Category, str, str, str], ...] = (
     ("static-critical", "cluster", "static",
      "must be equal on every node; changing it needs a coordinated restart"),
     ("static-local", "node", "static",

@@ -40,7 +40,7 @@ def _inline(value: Any) -> str:
                                 for k, v in value.items()) + " }"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_inline(v) for v in value) + "]"
-    return tomlkit.item(value).as_string()
+    return str(tomlkit.item(value).as_string())
 
 
 def _describe(table: Table, info: OptionInfo) -> None:
