@@ -1,0 +1,128 @@
+"""Shapes of request and response bodies, for the OpenAPI document.
+
+Handlers parse bodies themselves (see bodies.py) and build responses from the
+service's dicts; these models only describe the contract to clients and
+tools reading /openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Issue(BaseModel):
+    path: str
+    message: str
+    hint: str = ""
+    rule: str = ""
+    severity: Literal["error", "warning"] = "error"
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    message: str
+    errors: list[Issue] = Field(default_factory=list)
+    restart_required: list[str] | None = None
+
+
+class UpdateResponse(BaseModel):
+    success: Literal[True] = True
+    revision: int
+    version: str
+    cluster_hash: str
+    applied_at: float = Field(description="Unix time the change was applied")
+    rollback_available: bool
+    scope: Literal["cluster", "local"] = "cluster"
+    changed_paths: list[str] = Field(default_factory=list)
+
+
+class PatchOp(BaseModel):
+    op: Literal["set", "delete", "merge"]
+    path: str = Field(description="dotted option path, e.g. scheduling.policy")
+    value: Any = None
+
+
+class PatchRequest(BaseModel):
+    operations: list[PatchOp] = Field(min_length=1)
+
+
+class ValidationResponse(BaseModel):
+    valid: bool
+    errors: list[Issue]
+    warnings: list[Issue]
+
+
+class WatchResponse(BaseModel):
+    revision: int
+    cluster_hash: str
+    changed: bool = Field(description="false when the wait timed out without a new revision")
+
+
+class NodeStatus(BaseModel):
+    node_id: str
+    addr: str
+    api_addr: str | None = None
+    revision: int | None = None
+    cluster_hash: str | None = None
+    state: Literal["ready", "suspected", "failed", "isolated", "unreachable"]
+    phi: float | None = None
+    reputation: float | None = None
+    restart_required: list[str] = Field(default_factory=list)
+
+
+class ClusterStatus(BaseModel):
+    view: int
+    coordinator: str | None
+    revision: int
+    cluster_hash: str
+    nodes: list[NodeStatus]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    reason: str = ""
+
+
+TOML_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "a configuration document in TOML",
+}
+JSON_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a configuration document: sections as nested objects",
+    "additionalProperties": True,
+}
+
+
+def document_body(description: str) -> dict[str, Any]:
+    """`openapi_extra` declaring a TOML-or-JSON configuration request body."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/toml": {"schema": TOML_DOCUMENT_SCHEMA},
+                "application/json": {"schema": JSON_DOCUMENT_SCHEMA},
+            },
+        }
+    }
+
+
+def patch_body() -> dict[str, Any]:
+    schema = PatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    # Inline the single nested definition so the request body is self-contained.
+    item = defs.get("PatchOp", {})
+    schema["properties"]["operations"]["items"] = item
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }

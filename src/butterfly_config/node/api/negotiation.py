@@ -1,0 +1,53 @@
+"""Small HTTP header logic: content negotiation for GET config, ETag matching."""
+
+from __future__ import annotations
+
+_TOML = ("application/toml", "text/toml", "application/x-toml")
+_JSON = ("application/json", "text/json")
+
+
+def _accept_items(accept: str) -> dict[str, float]:
+    items: dict[str, float] = {}
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        kind = fields[0].lower()
+        if not kind:
+            continue
+        quality = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        items[kind] = max(quality, items.get(kind, 0.0))
+    return items
+
+
+def prefers_toml(accept: str | None) -> bool:
+    """True when the Accept header asks for TOML more than for JSON.
+
+    JSON is the default: no header, `*/*` or equal preference give JSON.
+    """
+    if not accept:
+        return False
+    items = _accept_items(accept)
+    toml_q = max((items.get(t, 0.0) for t in _TOML), default=0.0)
+    json_q = max((items.get(t, 0.0) for t in _JSON), default=0.0)
+    return toml_q > 0.0 and toml_q > json_q
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match against our (strong) ETag, with weak comparison as RFC 9110 asks."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
