@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -34,8 +35,13 @@ def verifier(now: float = NOW) -> JwtVerifier:
 
 def token(**overrides: object) -> str:
     args: dict[str, object] = {
-        "secret": SECRET, "subject": "alice", "roles": ["operator"], "ttl": 600,
-        "issuer": ISS, "audience": AUD, "now": NOW,
+        "secret": SECRET,
+        "subject": "alice",
+        "roles": ["operator"],
+        "ttl": 600,
+        "issuer": ISS,
+        "audience": AUD,
+        "now": NOW,
     }
     args.update(overrides)
     return create_token(**args)  # type: ignore[arg-type]
@@ -101,7 +107,7 @@ def test_required_claims(missing: str) -> None:
 
 def test_other_algorithms_are_refused() -> None:
     claims = {"sub": "bob", "iss": ISS, "aud": AUD, "exp": int(NOW) + 60}
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, "", algorithm="none")
     with pytest.raises(MalformedToken):
         verifier().verify(unsigned)
     hs512 = jwt.encode(claims, SECRET * 2, algorithm="HS512")
@@ -133,7 +139,7 @@ def test_bearer_header() -> None:
 
 
 def test_every_auth_error_is_401_and_reveals_no_secret() -> None:
-    cases = [
+    cases: list[Callable[[], object]] = [
         lambda: verifier().verify(token(secret=b"x" * 32)),
         lambda: verifier(NOW + 10_000).verify(token()),
         lambda: verifier().verify(token(audience="x")),

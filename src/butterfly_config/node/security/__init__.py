@@ -7,6 +7,12 @@ and signing key pairs. `butterfly keys generate` uses
 `create_token`.
 """
 
+from butterfly_config.node.security.api_keys import (
+    ApiKeyStore,
+    api_key_from_headers,
+    generate_api_key,
+    hash_api_key,
+)
 from butterfly_config.node.security.errors import (
     AuthError,
     BadSignature,
@@ -26,7 +32,10 @@ from butterfly_config.node.security.jwt_auth import (
     create_token,
     load_jwt_secret,
 )
+from butterfly_config.node.security.lockout import AuthLockout
+from butterfly_config.node.security.mtls import certificate_identity
 from butterfly_config.node.security.principal import Principal
+from butterfly_config.node.security.rbac import Policy, default_policy_toml
 from butterfly_config.node.security.signing_keys import (
     SIGNING_ALGORITHMS,
     KeyPairPaths,
@@ -37,10 +46,17 @@ from butterfly_config.node.security.signing_keys import (
     sign_bytes,
     verify_signature,
 )
+from butterfly_config.node.security.tls_material import (
+    client_ssl_context,
+    server_ssl_context,
+    write_cluster_tls,
+)
 
 __all__ = [
     "SIGNING_ALGORITHMS",
+    "ApiKeyStore",
     "AuthError",
+    "AuthLockout",
     "BadSignature",
     "JwtVerifier",
     "KeyPairPaths",
@@ -48,19 +64,28 @@ __all__ = [
     "MalformedToken",
     "MissingCredentials",
     "PermissionDenied",
+    "Policy",
     "Principal",
     "TokenExpired",
     "UnknownApiKey",
     "UntrustedCertificate",
     "WrongAudience",
     "WrongIssuer",
+    "api_key_from_headers",
     "bearer_token",
+    "certificate_identity",
+    "client_ssl_context",
     "create_token",
+    "default_policy_toml",
+    "generate_api_key",
     "generate_signing_keypair",
+    "hash_api_key",
     "load_jwt_secret",
     "load_private_key",
     "load_verify_key",
     "public_key_b64",
+    "server_ssl_context",
     "sign_bytes",
     "verify_signature",
+    "write_cluster_tls",
 ]
