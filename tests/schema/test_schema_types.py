@@ -46,6 +46,14 @@ def _errors(document: dict[str, Any]) -> dict[str, str]:
         ("observability.metrics.prefix", "9lives", "cannot start a Prometheus metric name"),
         ("network.connection.max_connections", "many", "valid integer"),
         ("network.connection.tcp_nodelay", "sometimes", "valid boolean"),
+        # Numbers and flags are strict: text and booleans are not silently converted.
+        ("network.connection.max_connections", True, "valid integer"),
+        ("network.connection.max_connections", "1000", "valid integer"),
+        ("network.connection.max_connections", 1000.5, "valid integer"),
+        ("resources.gpu.memory_fraction", True, "valid number"),
+        ("resources.gpu.memory_fraction", "0.5", "valid number"),
+        ("network.connection.tcp_nodelay", 1, "valid boolean"),
+        ("network.connection.tcp_nodelay", "true", "valid boolean"),
     ],
 )
 def test_nonsense_is_refused_with_a_readable_message(path: str, value: Any, message: str) -> None:
@@ -104,6 +112,7 @@ def test_cluster_members_are_checked_field_by_field() -> None:
         ("resources.gpu.device_ids", []),
         ("byzantine.checkpoint.interval_seconds", 60),
         ("resources.disk.io_scheduler", "bfq"),
+        ("resources.cpu.max_cpu_percent", 75),  # an integer where a float belongs
     ],
 )
 def test_meaningful_edge_values_are_accepted(path: str, value: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from .base import Section
 from .options import option
-from .types import NonEmptyStr, PositiveInt
+from .types import Flag, NonEmptyStr, PositiveInt
 
 Allocator = Literal["system", "jemalloc", "mimalloc"]
 
@@ -14,15 +14,15 @@ Allocator = Literal["system", "jemalloc", "mimalloc"]
 class AdvancedSection(Section):
     """Expert settings; defaults are safe."""
 
-    experimental_features: bool = option(
+    experimental_features: Flag = option(
         False, scope="cluster", mutability="static",
         description="Turn on features that are not yet stable.",
     )
-    panic_on_error: bool = option(
+    panic_on_error: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Stop the process on an unrecoverable error instead of degrading gracefully.",
     )
-    unsafe_optimizations: bool = option(
+    unsafe_optimizations: Flag = option(
         False, scope="node", mutability="static",
         description="Allow optimizations that may break safety guarantees.",
     )
@@ -34,7 +34,7 @@ class AdvancedSection(Section):
         2097152, scope="node", mutability="static", unit="bytes",
         description="Stack size of each worker thread.",
     )
-    enable_core_dumps: bool = option(
+    enable_core_dumps: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Write a core dump when the process crashes.",
     )

@@ -9,6 +9,7 @@ from pydantic import Field
 from .base import Section
 from .options import option
 from .types import (
+    Flag,
     Multiplier,
     NonEmptyStr,
     NonNegativeFloat,
@@ -39,7 +40,7 @@ class FailureDetectionSection(Section):
         1000, scope="node", mutability="dynamic",
         description="Heartbeat arrivals kept per peer to estimate the phi distribution.",
     )
-    adaptive_heartbeat: bool = option(
+    adaptive_heartbeat: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Adapt the heartbeat interval to the network, within the bounds below.",
     )
@@ -80,7 +81,7 @@ class AgreementSection(Section):
         0, scope="cluster", mutability="dynamic",
         description="Matching votes needed to skip the commit round; 0 means all members.",
     )
-    speculative_execution: bool = option(
+    speculative_execution: Flag = option(
         False, scope="cluster", mutability="dynamic",
         description="Start executing before agreement completes, undoing it if agreement fails.",
     )
@@ -102,11 +103,11 @@ class CheckpointSection(Section):
         100, scope="node", mutability="dynamic",
         description="Most recent checkpoints kept for rollback.",
     )
-    compression: bool = option(
+    compression: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Compress checkpoints on disk.",
     )
-    sync_to_disk: bool = option(
+    sync_to_disk: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Flush each checkpoint to disk before going on: durable but slower.",
     )
@@ -115,7 +116,7 @@ class CheckpointSection(Section):
         description="Where checkpoints are stored; under node.data_dir if unset.",
         example="/mnt/fast-ssd/checkpoints",
     )
-    gc_enabled: bool = option(
+    gc_enabled: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Delete checkpoints beyond the retention count.",
     )
@@ -128,7 +129,7 @@ class CheckpointSection(Section):
 class ReputationSection(Section):
     """Scores that track how each member behaves; low scorers are isolated."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Track member reputation and isolate members that misbehave.",
     )
@@ -156,7 +157,7 @@ class ReputationSection(Section):
         25.0, scope="cluster", mutability="dynamic", unit="points",
         description="Points lost for proven misbehaviour, such as conflicting signed messages.",
     )
-    persist_scores: bool = option(
+    persist_scores: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Keep scores across restarts.",
     )

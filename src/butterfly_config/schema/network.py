@@ -10,6 +10,8 @@ from .base import Section
 from .options import option
 from .types import (
     Address,
+    CompressionLevel,
+    Flag,
     Fraction,
     Multiplier,
     NonEmptyStr,
@@ -45,7 +47,7 @@ class ConnectionSection(Section):
         1000, scope="cluster", mutability="dynamic", unit="ms",
         description="Interval between keepalive probes on idle connections.",
     )
-    tcp_nodelay: bool = option(
+    tcp_nodelay: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Send small writes at once instead of batching them (no Nagle delay).",
     )
@@ -79,7 +81,7 @@ class BuffersSection(Section):
 class CompressionSection(Section):
     """Compression of peer traffic; every node must agree to understand each other."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Compress peer traffic.",
     )
@@ -87,19 +89,19 @@ class CompressionSection(Section):
         "zstd", scope="cluster", mutability="dynamic",
         description="Compression codec used between nodes.",
     )
-    level: int = option(
-        3, scope="cluster", mutability="dynamic", ge=1, le=22,
+    level: CompressionLevel = option(
+        3, scope="cluster", mutability="dynamic",
         description="Codec effort level: zstd 1-22, lz4 1-12; higher is smaller but slower.",
     )
     min_size_bytes: NonNegativeInt = option(
         1024, scope="cluster", mutability="dynamic", unit="bytes",
         description="Messages smaller than this are sent uncompressed.",
     )
-    compress_tensors: bool = option(
+    compress_tensors: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Compress tensor payloads.",
     )
-    compress_checkpoints: bool = option(
+    compress_checkpoints: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Compress checkpoint transfers.",
     )
@@ -128,15 +130,15 @@ class RetrySection(Section):
         0.1, scope="cluster", mutability="dynamic",
         description="Random spread of each delay, so peers do not retry in step.",
     )
-    retry_on_connection_reset: bool = option(
+    retry_on_connection_reset: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Retry when the peer resets the connection.",
     )
-    retry_on_timeout: bool = option(
+    retry_on_timeout: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Retry when a request times out.",
     )
-    retry_on_unavailable: bool = option(
+    retry_on_unavailable: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Retry when the peer reports itself unavailable.",
     )
@@ -194,7 +196,7 @@ class NetworkSection(Section):
         description="Address peers use to reach this node behind NAT; listen_addr if unset.",
         example="10.0.1.11:7890",
     )
-    ipv6_enabled: bool = option(
+    ipv6_enabled: Flag = option(
         False, scope="node", mutability="static",
         description="Also use IPv6.",
     )

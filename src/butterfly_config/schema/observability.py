@@ -10,6 +10,7 @@ from .base import Section
 from .options import option
 from .types import (
     Address,
+    Flag,
     Fraction,
     LogLevel,
     MetricPrefix,
@@ -57,15 +58,15 @@ class LoggingSection(Section):
         30, scope="node", mutability="dynamic", unit="files",
         description="Rotated log files kept.",
     )
-    include_source_location: bool = option(
+    include_source_location: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Add file, line and module to each line.",
     )
-    include_thread_id: bool = option(
+    include_thread_id: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Add the thread id to each line.",
     )
-    include_span_context: bool = option(
+    include_span_context: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Add the trace span to each line.",
     )
@@ -108,35 +109,35 @@ class HistogramsSection(Section):
 class CollectionSection(Section):
     """Which families of metrics are collected."""
 
-    system_resources: bool = option(
+    system_resources: Flag = option(
         True, scope="node", mutability="dynamic",
         description="CPU, memory, disk and network usage.",
     )
-    network_io: bool = option(
+    network_io: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Bytes sent and received, open connections.",
     )
-    inference_latency: bool = option(
+    inference_latency: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Inference latency and throughput.",
     )
-    queue_depths: bool = option(
+    queue_depths: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Queue depths and backpressure.",
     )
-    byzantine_events: bool = option(
+    byzantine_events: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Agreement rounds, view changes and detected faults.",
     )
-    partition_metrics: bool = option(
+    partition_metrics: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Partition assignments.",
     )
-    model_loading: bool = option(
+    model_loading: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Model loading times and sizes.",
     )
-    per_layer_metrics: bool = option(
+    per_layer_metrics: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Computation per model layer (verbose).",
     )
@@ -145,7 +146,7 @@ class CollectionSection(Section):
 class MetricsSection(Section):
     """Metrics collection and export."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Collect metrics.",
     )
@@ -165,11 +166,11 @@ class MetricsSection(Section):
         "butterfly", scope="cluster", mutability="static",
         description="Prefix of every metric name.",
     )
-    include_hostname: bool = option(
+    include_hostname: Flag = option(
         True, scope="node", mutability="static",
         description="Label metrics with the host name.",
     )
-    include_node_id: bool = option(
+    include_node_id: Flag = option(
         True, scope="node", mutability="static",
         description="Label metrics with the node id.",
     )
@@ -180,7 +181,7 @@ class MetricsSection(Section):
 class TracingSection(Section):
     """Distributed tracing."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Record and export traces.",
     )
@@ -196,7 +197,7 @@ class TracingSection(Section):
         0.1, scope="node", mutability="dynamic",
         description="Share of requests traced; 1.0 traces all.",
     )
-    include_baggage: bool = option(
+    include_baggage: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Propagate baggage items across services.",
     )
@@ -217,11 +218,11 @@ class TracingSection(Section):
 class ProfilingSection(Section):
     """On-demand profiling; costly, meant for development."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Allow profiling.",
     )
-    cpu_profiling: bool = option(
+    cpu_profiling: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Sample where CPU time goes.",
     )
@@ -229,7 +230,7 @@ class ProfilingSection(Section):
         100, scope="node", mutability="dynamic", unit="Hz",
         description="CPU samples per second.",
     )
-    memory_profiling: bool = option(
+    memory_profiling: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Sample allocations.",
     )

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Fraction, NonNegativeInt, PositiveInt
+from .types import Flag, Fraction, NonNegativeInt, PositiveInt
 
 PartitionStrategy = Literal["layer_affinity", "min_communication", "load_balanced", "custom"]
 GroupingStrategy = Literal["sequential", "interleaved", "optimized"]
@@ -30,11 +30,11 @@ class LayerAffinitySection(Section):
         10, scope="cluster", mutability="dynamic", unit="layers",
         description="Most layers in one partition.",
     )
-    prefer_attention_boundaries: bool = option(
+    prefer_attention_boundaries: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Cut preferably at attention-layer boundaries.",
     )
-    prefer_residual_boundaries: bool = option(
+    prefer_residual_boundaries: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Cut preferably at residual-connection boundaries.",
     )
@@ -84,7 +84,7 @@ class LoadBalancedSection(Section):
         0.05, scope="cluster", mutability="dynamic",
         description="Least improvement, as a fraction, that justifies a rebalance.",
     )
-    capacity_aware: bool = option(
+    capacity_aware: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Weigh partitions by each node's available resources.",
     )
@@ -93,7 +93,7 @@ class LoadBalancedSection(Section):
 class DynamicSection(Section):
     """Rebalancing partitions while the cluster runs."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Rebalance partitions at runtime.",
     )
@@ -113,7 +113,7 @@ class DynamicSection(Section):
         "gradual", scope="cluster", mutability="dynamic",
         description="Move partitions one by one or all at once.",
     )
-    proactive: bool = option(
+    proactive: Flag = option(
         False, scope="cluster", mutability="dynamic",
         description="Rebalance ahead of predicted load changes.",
     )
@@ -126,7 +126,7 @@ class PartitionSection(Section):
         "layer_affinity", scope="cluster", mutability="dynamic",
         description="How layers are assigned to nodes.",
     )
-    dynamic_repartitioning: bool = option(
+    dynamic_repartitioning: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Allow partitions to be recomputed as load changes.",
     )

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Fraction, Multiplier, NonNegativeInt, Percent, PositiveInt
+from .types import Flag, Fraction, Multiplier, NonNegativeInt, Percent, PositiveInt
 
 Enforcement = Literal["soft", "hard", "none"]
 CpuPriority = Literal["normal", "high", "realtime"]
@@ -40,7 +40,7 @@ class MemorySection(Section):
         536870912, scope="node", mutability="dynamic", unit="bytes",
         description="Memory held back, outside the total, to handle running out gracefully.",
     )
-    pooling_enabled: bool = option(
+    pooling_enabled: Flag = option(
         True, scope="node", mutability="static",
         description="Reuse allocations across requests through memory pools.",
     )
@@ -52,11 +52,11 @@ class MemorySection(Section):
         20, scope="node", mutability="static", unit="buffers",
         description="Buffers pooled for allocations over 1 MiB.",
     )
-    huge_pages: bool = option(
+    huge_pages: Flag = option(
         False, scope="node", mutability="static",
         description="Back allocations with huge pages (the system must provide them).",
     )
-    prefault: bool = option(
+    prefault: Flag = option(
         True, scope="node", mutability="static",
         description="Touch every page when allocating, so inference takes no page faults.",
     )
@@ -73,11 +73,11 @@ class CpuSection(Section):
         90.0, scope="node", mutability="dynamic", unit="percent",
         description="Highest CPU utilization this node allows itself.",
     )
-    affinity_enabled: bool = option(
+    affinity_enabled: Flag = option(
         True, scope="node", mutability="static",
         description="Pin worker threads to CPU cores.",
     )
-    numa_aware: bool = option(
+    numa_aware: Flag = option(
         True, scope="node", mutability="static",
         description="Allocate memory on the NUMA node of the thread using it.",
     )
@@ -85,7 +85,7 @@ class CpuSection(Section):
         "normal", scope="node", mutability="dynamic",
         description="Scheduling priority of the process; realtime needs privileges.",
     )
-    turbo_boost: bool = option(
+    turbo_boost: Flag = option(
         True, scope="node", mutability="static",
         description="Let the CPU exceed its base frequency (x86).",
     )
@@ -94,7 +94,7 @@ class CpuSection(Section):
 class GpuSection(Section):
     """GPU devices and how they are used; set up once when the node starts."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         False, scope="node", mutability="static",
         description="Run inference on GPUs.",
     )
@@ -106,11 +106,11 @@ class GpuSection(Section):
         0.9, scope="node", mutability="static",
         description="Share of each GPU's memory to use; the rest is left to the system.",
     )
-    tensor_cores: bool = option(
+    tensor_cores: Flag = option(
         True, scope="node", mutability="static",
         description="Use tensor cores for matrix operations (NVIDIA).",
     )
-    mixed_precision: bool = option(
+    mixed_precision: Flag = option(
         True, scope="node", mutability="static",
         description="Compute in 16-bit floating point where it is safe.",
     )
@@ -122,11 +122,11 @@ class GpuSection(Section):
         4, scope="node", mutability="static", unit="streams",
         description="CUDA streams per GPU; more allow more concurrency.",
     )
-    cuda_graphs: bool = option(
+    cuda_graphs: Flag = option(
         True, scope="node", mutability="static",
         description="Capture and replay CUDA graphs for repeated work.",
     )
-    memory_pool_enabled: bool = option(
+    memory_pool_enabled: Flag = option(
         True, scope="node", mutability="static",
         description="Pre-allocate a GPU memory pool.",
     )
@@ -147,7 +147,7 @@ class DiskSection(Section):
         10737418240, scope="node", mutability="dynamic", unit="bytes",
         description="Size of the disk read cache.",
     )
-    prefetch_enabled: bool = option(
+    prefetch_enabled: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Read ahead data that is likely needed next.",
     )
@@ -156,7 +156,7 @@ class DiskSection(Section):
         description="Linux I/O scheduler to request; the system's choice if unset.",
         example="deadline",
     )
-    direct_io: bool = option(
+    direct_io: Flag = option(
         False, scope="node", mutability="dynamic",
         description="Bypass the page cache for large transfers.",
     )
@@ -181,7 +181,7 @@ class RateLimitsSection(Section):
         "token_bucket", scope="node", mutability="dynamic",
         description="Rate limiting algorithm.",
     )
-    per_client_enabled: bool = option(
+    per_client_enabled: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Also limit each client separately.",
     )

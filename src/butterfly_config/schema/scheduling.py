@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Fraction, NonNegativeInt, PositiveInt
+from .types import Flag, Fraction, IntPercent, NonNegativeInt, PositiveInt
 
 SchedulingPolicy = Literal["round_robin", "least_loaded", "predictive", "custom"]
 BackpressureStrategy = Literal["reject", "slow"]
-IntPercent = Annotated[int, Field(ge=0, le=100)]
 
 
 class QueuesSection(Section):
@@ -47,11 +46,11 @@ class QueuesSection(Section):
 class StragglersSection(Section):
     """Detecting slow nodes and duplicating their work."""
 
-    detection_enabled: bool = option(
+    detection_enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Watch for nodes that fall behind.",
     )
-    speculative_execution: bool = option(
+    speculative_execution: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Run a straggler's work on a backup node too and keep the first result.",
     )
@@ -76,7 +75,7 @@ class StragglersSection(Section):
 class PipelineSection(Section):
     """Pipeline parallelism across partitions."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Overlap the execution of several batches.",
     )
@@ -88,7 +87,7 @@ class PipelineSection(Section):
         8, scope="cluster", mutability="dynamic", unit="requests",
         description="Requests per inference batch.",
     )
-    prefetch_inputs: bool = option(
+    prefetch_inputs: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Fetch the next batch's inputs while the current one computes.",
     )
@@ -101,7 +100,7 @@ class PipelineSection(Section):
 class AssignmentSection(Section):
     """Choosing the node for a piece of work."""
 
-    affinity_enabled: bool = option(
+    affinity_enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Prefer nodes that already hold the model.",
     )
@@ -109,11 +108,11 @@ class AssignmentSection(Section):
         0.7, scope="cluster", mutability="dynamic",
         description="Balance between locality (0.0) and load (1.0) when choosing a node.",
     )
-    shuffle_on_failure: bool = option(
+    shuffle_on_failure: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Pick a random node after a failure instead of retrying the same one.",
     )
-    sticky_assignment: bool = option(
+    sticky_assignment: Flag = option(
         False, scope="cluster", mutability="dynamic",
         description="Send each client's requests to the same node, for cache hits.",
     )
@@ -130,7 +129,7 @@ class SchedulingSection(Section):
         "predictive", scope="cluster", mutability="dynamic",
         description="How work is distributed across nodes.",
     )
-    adaptive: bool = option(
+    adaptive: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Learn from past assignments to improve later ones.",
     )

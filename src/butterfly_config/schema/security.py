@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import NonEmptyStr, NonNegativeInt, PositiveInt
+from .types import Flag, NonEmptyStr, NonNegativeInt, PositiveInt
 
 TlsVersion = Literal["1.2", "1.3"]
 SigningAlgorithm = Literal["ed25519", "ecdsa_p256", "rsa_2048"]
@@ -22,7 +22,7 @@ EncryptionAlgorithm = Literal["aes-256-gcm", "chacha20-poly1305"]
 class TlsSection(Section):
     """TLS between nodes; set up when the transport starts."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="static",
         description="Encrypt peer traffic with TLS.",
     )
@@ -38,7 +38,7 @@ class TlsSection(Section):
         "/etc/butterfly/certs/ca.crt", scope="cluster", mutability="static",
         description="Certificate authority that signs every node's certificate (PEM).",
     )
-    verify_client: bool = option(
+    verify_client: Flag = option(
         True, scope="cluster", mutability="static",
         description="Require peers to present a certificate too (mutual TLS).",
     )
@@ -50,7 +50,7 @@ class TlsSection(Section):
         (), scope="cluster", mutability="static",
         description="Allowed cipher suites; empty uses the library's secure defaults.",
     )
-    session_resumption: bool = option(
+    session_resumption: Flag = option(
         True, scope="node", mutability="static",
         description="Let peers resume earlier TLS sessions without a full handshake.",
     )
@@ -75,7 +75,7 @@ class SigningSection(Section):
         "/etc/butterfly/keys/signing.pub", scope="node", mutability="static",
         description="This node's verify key (PEM).",
     )
-    sign_all_messages: bool = option(
+    sign_all_messages: Flag = option(
         True, scope="cluster", mutability="static",
         description="Sign every peer message, not only votes and certificates.",
     )
@@ -88,7 +88,7 @@ class SigningSection(Section):
 class AccessControlSection(Section):
     """Who may do what through the API."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         True, scope="cluster", mutability="dynamic",
         description="Check permissions on API requests.",
     )
@@ -104,7 +104,7 @@ class AccessControlSection(Section):
         "deny", scope="cluster", mutability="dynamic",
         description="Decision when the policy says nothing about a request.",
     )
-    audit_logging: bool = option(
+    audit_logging: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Write every access decision to the audit log.",
     )
@@ -113,7 +113,7 @@ class AccessControlSection(Section):
 class ApiSection(Section):
     """Authentication of API clients."""
 
-    require_auth: bool = option(
+    require_auth: Flag = option(
         True, scope="cluster", mutability="static",
         description="Refuse API requests without valid credentials.",
     )
@@ -142,7 +142,7 @@ class ApiSection(Section):
         description="File of accepted API keys, used when auth_method is api_key.",
         example="/etc/butterfly/secrets/api_keys.toml",
     )
-    rate_limiting: bool = option(
+    rate_limiting: Flag = option(
         True, scope="node", mutability="dynamic",
         description="Rate-limit API requests per client.",
     )
@@ -159,7 +159,7 @@ class ApiSection(Section):
 class EncryptionAtRestSection(Section):
     """Encryption of what the node stores; chosen before anything is written."""
 
-    enabled: bool = option(
+    enabled: Flag = option(
         False, scope="node", mutability="static",
         description="Encrypt data on disk.",
     )
@@ -172,15 +172,15 @@ class EncryptionAtRestSection(Section):
         description="File holding the encryption key.",
         example="/etc/butterfly/keys/encryption.key",
     )
-    encrypt_checkpoints: bool = option(
+    encrypt_checkpoints: Flag = option(
         True, scope="node", mutability="static",
         description="Encrypt checkpoints.",
     )
-    encrypt_models: bool = option(
+    encrypt_models: Flag = option(
         False, scope="node", mutability="static",
         description="Encrypt model weights.",
     )
-    encrypt_logs: bool = option(
+    encrypt_logs: Flag = option(
         False, scope="node", mutability="static",
         description="Encrypt log files.",
     )

@@ -15,19 +15,27 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, Field, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # -- numbers -----------------------------------------------------------------
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeFloat = Annotated[float, Field(ge=0.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# Strict: a number must be written as a number. `true` is not 1 and "1000" is not
+# 1000 (text from the environment or --set is parsed by kind in sources/ first).
+# An integer is still accepted where a float belongs.
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
+NonNegativeFloat = Annotated[float, Strict(), Field(ge=0.0)]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0.0)]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
 """A share of something, 0.0 (none) to 1.0 (all)."""
-Percent = Annotated[float, Field(ge=0.0, le=100.0)]
-Multiplier = Annotated[float, Field(ge=1.0)]
+Percent = Annotated[float, Strict(), Field(ge=0.0, le=100.0)]
+IntPercent = Annotated[int, Strict(), Field(ge=0, le=100)]
+Multiplier = Annotated[float, Strict(), Field(ge=1.0)]
 """A growth factor: values below 1 would shrink instead of grow."""
+CompressionLevel = Annotated[int, Strict(), Field(ge=1, le=22)]
+"""The widest range of any codec (zstd 1-22); per-codec limits are a validation rule."""
+Flag = Annotated[bool, Strict()]
+"""A boolean written as true/false, not 1/0 or "yes"."""
 
 # -- strings -----------------------------------------------------------------
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
