@@ -10,12 +10,12 @@ from .base import Section
 from .options import option
 from .types import (
     Address,
+    Buckets,
     Flag,
     Fraction,
     LogLevel,
     MetricPrefix,
     NonEmptyStr,
-    NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
 )
@@ -84,22 +84,22 @@ class LoggingSection(Section):
 class HistogramsSection(Section):
     """Histogram bucket bounds, fixed when the metrics are registered."""
 
-    request_latency_ms: tuple[NonNegativeFloat, ...] = option(
+    request_latency_ms: Buckets = option(
         (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0),
         scope="cluster", mutability="static", unit="ms",
         description="Bucket bounds of the request latency histogram.",
     )
-    compute_latency_ms: tuple[NonNegativeFloat, ...] = option(
+    compute_latency_ms: Buckets = option(
         (10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0),
         scope="cluster", mutability="static", unit="ms",
         description="Bucket bounds of the computation time histogram.",
     )
-    message_size_bytes: tuple[NonNegativeFloat, ...] = option(
+    message_size_bytes: Buckets = option(
         (1024.0, 10240.0, 102400.0, 1048576.0, 10485760.0, 104857600.0),
         scope="cluster", mutability="static", unit="bytes",
         description="Bucket bounds of the message size histogram.",
     )
-    queue_depth: tuple[NonNegativeFloat, ...] = option(
+    queue_depth: Buckets = option(
         (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0),
         scope="cluster", mutability="static", unit="requests",
         description="Bucket bounds of the queue depth histogram.",

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Flag, Fraction, Multiplier, NonNegativeInt, Percent, PositiveInt
+from .types import DeviceIds, Flag, Fraction, Multiplier, NonNegativeInt, Percent, PositiveInt
 
 Enforcement = Literal["soft", "hard", "none"]
 CpuPriority = Literal["normal", "high", "realtime"]
@@ -98,7 +98,7 @@ class GpuSection(Section):
         False, scope="node", mutability="static",
         description="Run inference on GPUs.",
     )
-    device_ids: tuple[NonNegativeInt, ...] = option(
+    device_ids: DeviceIds = option(
         (0,), scope="node", mutability="static",
         description="Indices of the GPUs this node uses.",
     )

@@ -11,6 +11,7 @@ Python check with a message written for operators.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -36,6 +37,36 @@ CompressionLevel = Annotated[int, Strict(), Field(ge=1, le=22)]
 """The widest range of any codec (zstd 1-22); per-codec limits are a validation rule."""
 Flag = Annotated[bool, Strict()]
 """A boolean written as true/false, not 1/0 or "yes"."""
+
+def _increasing(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    if any(low >= high for low, high in itertools.pairwise(bounds)):
+        raise PydanticCustomError(
+            "buckets_order", "bucket bounds must be strictly increasing, got {bounds}",
+            {"bounds": list(bounds)},
+        )
+    return bounds
+
+
+def _distinct(ids: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(ids)) != len(ids):
+        raise PydanticCustomError(
+            "duplicate_ids", "each id may appear only once, got {ids}", {"ids": list(ids)}
+        )
+    return ids
+
+
+Buckets = Annotated[
+    tuple[NonNegativeFloat, ...],
+    AfterValidator(_increasing),
+    Field(min_length=1, json_schema_extra={"x-type": "increasing list of numbers >= 0"}),
+]
+"""Histogram bucket upper bounds, in increasing order."""
+DeviceIds = Annotated[
+    tuple[NonNegativeInt, ...],
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True, "x-type": "list of distinct integers >= 0"}),
+]
+"""Device indices, each at most once."""
 
 # -- strings -----------------------------------------------------------------
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
