@@ -85,8 +85,10 @@ def render_reference() -> str:
         *_summary(all_options),
         "",
         "An option whose default is *unset* may be left out; the description says what",
-        "happens then. `butterfly config explain KEY` prints the same facts for one option,",
-        "`butterfly config init --output FILE` writes an annotated file with every default.",
+        "happens then. `network.api_addr` and the `[cluster]` table extend the published",
+        "option set. `butterfly config explain KEY` prints the same facts for one option,",
+        "`butterfly config init --output FILE` writes an annotated file with every default,",
+        "`butterfly config schema` the JSON Schema that TOML editors check files against.",
     ]
     by_table: dict[str, list[tuple[str, OptionInfo]]] = {}
     for path, info in all_options.items():
