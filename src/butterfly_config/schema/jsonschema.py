@@ -93,6 +93,12 @@ def property_schemas() -> Mapping[str, Mapping[str, Any]]:
     return found
 
 
+def leaf_type_label(path: str) -> str:
+    """`type_label` of the option or section at dotted `path` ("" if there is none)."""
+    schema = property_schemas().get(path)
+    return "" if schema is None else type_label(schema)
+
+
 def _range(schema: Mapping[str, Any]) -> str:
     low = schema.get("minimum")
     high = schema.get("maximum")

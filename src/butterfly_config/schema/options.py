@@ -82,8 +82,17 @@ class OptionInfo:
     """A sample value for options whose default is unset (None otherwise)."""
     choices: tuple[Any, ...] = ()
     """The allowed values when the option is an enumeration, else empty."""
-    type_label: str = ""
-    """The type as an operator reads it, e.g. "integer >= 1" or "host:port address"."""
+
+    @property
+    def type_label(self) -> str:
+        """The type as an operator reads it, e.g. "integer >= 1" or "host:port address".
+
+        Read from the JSON Schema, which is built on first use only: the load
+        path never needs it, `explain` and the generated docs do.
+        """
+        from .jsonschema import leaf_type_label
+
+        return leaf_type_label(self.path)
 
     @property
     def category(self) -> Category:

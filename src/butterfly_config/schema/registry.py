@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from functools import cache
 from types import MappingProxyType
@@ -20,7 +22,6 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .base import Section
-from .jsonschema import property_schemas, type_label
 from .options import OptionInfo
 from .root import ConfigModel
 
@@ -50,7 +51,23 @@ def _default_of(field: FieldInfo) -> Any:
     return field.default
 
 
-def _info(path: str, field: FieldInfo, schema: Mapping[str, Any]) -> OptionInfo:
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    """The values of a Literal annotation (also inside Optional / Annotated), else ()."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return args
+    if origin is typing.Annotated:
+        return _choices(args[0])
+    if origin is typing.Union or origin is types.UnionType:
+        for arg in args:
+            found = _choices(arg)
+            if found:
+                return found
+    return ()
+
+
+def _info(path: str, field: FieldInfo) -> OptionInfo:
     extra = field.json_schema_extra
     if not isinstance(extra, dict) or "x-scope" not in extra:
         raise TypeError(f"schema leaf {path} is not declared with option(...)")
@@ -64,21 +81,19 @@ def _info(path: str, field: FieldInfo, schema: Mapping[str, Any]) -> OptionInfo:
         unit=cast("str | None", extra.get("x-unit")),
         secret=bool(extra.get("x-secret", False)),
         example=extra.get("x-example"),
-        choices=tuple(schema.get("enum", ())),
-        type_label=type_label(schema),
+        choices=_choices(field.annotation),
     )
 
 
 @cache
 def _tables() -> tuple[Mapping[str, OptionInfo], Mapping[str, str]]:
-    schemas = property_schemas()
     leaves: dict[str, OptionInfo] = {}
     sections: dict[str, str] = {}
     for path, field, sub in _walk(ConfigModel, ""):
         if sub is not None:
             sections[path] = " ".join((sub.__doc__ or "").split())
         else:
-            leaves[path] = _info(path, field, schemas[path])
+            leaves[path] = _info(path, field)
     return MappingProxyType(leaves), MappingProxyType(sections)
 
 
