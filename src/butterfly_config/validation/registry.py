@@ -1,0 +1,152 @@
+"""`ConfigValidator`: runs every rule on a merged configuration and collects all issues.
+
+The default registry starts with the built-in rules; `ConfigValidator.register`
+adds more (deployment policies, site conventions). A rule that raises is a bug
+in the rule, not in the document: it becomes one error naming the rule, so a
+broken plug-in can neither crash the loader nor let an unchecked document pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+
+from butterfly_config.errors import ConfigIssue
+
+from .base import FunctionRule, ValidationRule, with_rule_name
+from .context import ValidationContext
+from .rules import BUILTIN_RULES
+
+if TYPE_CHECKING:
+    from butterfly_config.schema.root import ConfigModel
+
+_Registrable = TypeVar("_Registrable")
+
+
+def as_rule(candidate: object, name: str | None = None) -> ValidationRule:
+    """A `ValidationRule` from a rule object, a rule class, or a plain check function."""
+    if isinstance(candidate, type):
+        candidate = candidate()
+    if isinstance(candidate, ValidationRule) and isinstance(getattr(candidate, "name", None), str):
+        if name is not None and name != candidate.name:
+            return FunctionRule(name, candidate.check)
+        return candidate
+    if callable(candidate):
+        rule_name = name or getattr(candidate, "__name__", "")
+        if not rule_name or rule_name == "<lambda>":
+            raise ValueError("a rule made from a lambda needs a name: register(fn, name=...)")
+        return FunctionRule(rule_name, candidate)
+    raise TypeError(
+        f"cannot register {candidate!r} as a validation rule: give an object with a `name` "
+        "and a `check(config, ctx)` method, a class making one, or a function"
+    )
+
+
+def _crash_issue(rule_name: str, exc: BaseException) -> ConfigIssue:
+    return ConfigIssue(
+        path="",
+        message=f"validation rule '{rule_name}' failed: {type(exc).__name__}: {exc}",
+        hint=(
+            "this is a bug in the rule, not necessarily in the configuration; fix the rule "
+            f"or remove it (ConfigValidator.unregister('{rule_name}'))"
+        ),
+        rule=rule_name,
+        severity="error",
+    )
+
+
+class ConfigValidator:
+    """Runs validation rules: its own list, or the default registry when given none."""
+
+    _registry: ClassVar[dict[str, ValidationRule]] = {rule.name: rule for rule in BUILTIN_RULES}
+
+    def __init__(self, rules: Sequence[ValidationRule] | None = None) -> None:
+        self._rules: tuple[ValidationRule, ...] | None = (
+            None if rules is None else tuple(as_rule(rule) for rule in rules)
+        )
+
+    @property
+    def rules(self) -> tuple[ValidationRule, ...]:
+        """The rules this validator runs, in order (the live default registry if none given)."""
+        return self._rules if self._rules is not None else tuple(self._registry.values())
+
+    @classmethod
+    def default_rules(cls) -> tuple[ValidationRule, ...]:
+        """Every rule in the default registry: built-in ones first, then registered ones."""
+        return tuple(cls._registry.values())
+
+    @overload
+    @classmethod
+    def register(
+        cls, rule: _Registrable, /, *, name: str | None = None, replace: bool = False
+    ) -> _Registrable: ...
+
+    @overload
+    @classmethod
+    def register(
+        cls, rule: None = None, /, *, name: str | None = None, replace: bool = False
+    ) -> Callable[[_Registrable], _Registrable]: ...
+
+    @classmethod
+    def register(
+        cls, rule: Any = None, /, *, name: str | None = None, replace: bool = False
+    ) -> Any:
+        """Add a rule to the default registry; returns it unchanged, so it works as a decorator.
+
+        Accepts a rule object, a rule class (instantiated without arguments),
+        or a plain `(config, ctx) -> issues` function, named `name` or after
+        the function. `@ConfigValidator.register(name="...")` decorates too.
+        A second rule with a taken name is refused unless `replace=True`.
+        """
+        if rule is None:
+
+            def decorate(target: _Registrable) -> _Registrable:
+                return cls.register(target, name=name, replace=replace)
+
+            return decorate
+        made = as_rule(rule, name)
+        existing = cls._registry.get(made.name)
+        if existing is not None and existing is not made and not replace:
+            raise ValueError(
+                f"a validation rule named '{made.name}' is already registered; "
+                "choose another name or pass replace=True"
+            )
+        cls._registry[made.name] = made
+        return rule
+
+    @classmethod
+    def unregister(cls, name: str) -> ValidationRule:
+        """Remove the rule called `name` from the default registry and return it."""
+        try:
+            return cls._registry.pop(name)
+        except KeyError:
+            raise KeyError(f"no validation rule named '{name}' is registered") from None
+
+    def validate(
+        self, config: ConfigModel, ctx: ValidationContext | None = None
+    ) -> list[ConfigIssue]:
+        """Every issue of every rule, errors and warnings, in rule order; never raises."""
+        context = ctx if ctx is not None else ValidationContext()
+        issues: list[ConfigIssue] = []
+        for rule in self.rules:
+            issues.extend(_run_rule(rule, config, context))
+        return issues
+
+
+def _run_rule(
+    rule: ValidationRule, config: ConfigModel, ctx: ValidationContext
+) -> Iterable[ConfigIssue]:
+    """One rule's issues, each naming the rule; a crash becomes a single error issue."""
+    try:
+        found = list(rule.check(config, ctx))
+    except Exception as exc:
+        return [_crash_issue(rule.name, exc)]
+    if not found:
+        return found
+    for index, issue in enumerate(found):
+        if not isinstance(issue, ConfigIssue):
+            return [
+                _crash_issue(rule.name, TypeError(f"yielded {issue!r}, not a ConfigIssue"))
+            ]
+        found[index] = with_rule_name(issue, rule.name)
+    return found
