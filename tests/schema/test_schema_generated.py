@@ -122,3 +122,13 @@ def test_template_unset_options_can_be_uncommented() -> None:
     model = ConfigModel.model_validate(document)
     assert model.node.work_dir == "/opt/butterfly"
     assert model.byzantine.checkpoint.interval_seconds == 60
+
+
+def test_template_passes_every_validation_rule_in_development() -> None:
+    from butterfly_config.validation.context import ValidationContext
+    from butterfly_config.validation.registry import ConfigValidator
+
+    model = ConfigModel.model_validate(tomllib.loads(render_template()))
+    assert model.metadata.environment == "development"
+    issues = ConfigValidator().validate(model, ValidationContext(gpu_count=0))
+    assert [issue.render() for issue in issues if issue.severity == "error"] == []
