@@ -1,0 +1,110 @@
+"""Canonical encoding of a configuration and its BLAKE3 hashes (DESIGN 1.5).
+
+Canonical = the model's JSON-mode dump (so every value already has its field's
+type: a float field holds 1.0, never 1), keys sorted, no whitespace, UTF-8,
+unset options left out, the `[include]` directive left out. Integral floats in
+free-form tables (`partition.model_hints`) are written as integers, so `8` and
+`8.0` there hash the same. Equal configurations give equal bytes whatever
+their files looked like.
+"""
+
+from __future__ import annotations
+
+import typing
+from functools import cache
+from typing import Any
+
+import orjson
+from blake3 import blake3
+
+from butterfly_config.schema import registry
+from butterfly_config.schema.root import ConfigModel
+
+_OPTIONS = orjson.OPT_SORT_KEYS
+_NOT_CONFIGURATION = "include"
+
+Spec = dict[str, Any]
+"""A pydantic include/exclude spec: section -> sub-spec, leaf -> True."""
+
+
+def _spec(paths: typing.Iterable[str]) -> Spec:
+    spec: Spec = {}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = spec
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = True
+    return spec
+
+
+@cache
+def _cluster_spec() -> Spec:
+    """Built once: which fields a cluster dump keeps."""
+    return _spec(p for p, info in registry.options().items() if info.scope == "cluster")
+
+
+@cache
+def _full_spec() -> Spec:
+    return _spec(p for p in registry.options() if not p.startswith(_NOT_CONFIGURATION + "."))
+
+
+@cache
+def _free_form_paths() -> tuple[tuple[str, ...], ...]:
+    """Leaves whose values are not typed by the schema (dicts of Any): normalized by hand."""
+    found = []
+    for path, info in registry.options().items():
+        if "Any" in repr(info.annotation):
+            found.append(tuple(path.split(".")))
+    return tuple(found)
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _normalize(document: dict[str, Any]) -> dict[str, Any]:
+    for parts in _free_form_paths():
+        node: Any = document
+        for name in parts[:-1]:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(parts[-1]):
+            node[parts[-1]] = _integral(node[parts[-1]])
+    return document
+
+
+def canonical_document(model: ConfigModel, *, cluster_only: bool = False) -> dict[str, Any]:
+    """The JSON-compatible dict that is hashed (cluster-scope options only, or every option)."""
+    spec = _cluster_spec() if cluster_only else _full_spec()
+    return _normalize(model.model_dump(mode="json", include=spec, exclude_none=True))
+
+
+def canonical_bytes(model: ConfigModel, *, cluster_only: bool = False) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: equal configurations give equal bytes."""
+    return orjson.dumps(canonical_document(model, cluster_only=cluster_only), option=_OPTIONS)
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """Canonical bytes of an already JSON-compatible document (e.g. a stored cluster view)."""
+    return orjson.dumps(document, option=_OPTIONS)
+
+
+def digest(data: bytes) -> str:
+    """The project's hash function: BLAKE3, hex."""
+    return str(blake3(data).hexdigest())
+
+
+def cluster_hash(model: ConfigModel) -> str:
+    """BLAKE3 of the cluster-scope options: what every member must agree on."""
+    return digest(canonical_bytes(model, cluster_only=True))
+
+
+def full_hash(model: ConfigModel) -> str:
+    """BLAKE3 of every option (the include directive excepted)."""
+    return digest(canonical_bytes(model))

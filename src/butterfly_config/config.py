@@ -1,0 +1,284 @@
+"""`ButterflyConfig`: one validated, immutable configuration and where its values came from.
+
+Cheap to keep: it holds the frozen model, the origins of the values that did
+not come from defaults (sharing `Source` objects and the registry's path
+strings), the warnings, and its two hashes once asked for. File texts are not
+kept; line numbers are looked up again only when someone asks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from butterfly_config.canonical import canonical_document, cluster_hash, full_hash
+from butterfly_config.errors import ConfigError, ConfigIssue, ValidationFailed
+from butterfly_config.schema import registry
+from butterfly_config.schema.options import Category
+from butterfly_config.schema.root import ConfigModel
+from butterfly_config.sources.layer import DEFAULT_SOURCE, Layer, Source
+from butterfly_config.sources.lines import LineFinder
+from butterfly_config.sources.model_errors import model_issues
+from butterfly_config.sources.overrides import runtime_layer
+from butterfly_config.sources.toml_writer import to_toml
+
+_INDEX = re.compile(r"\[\d+\]")
+_NOT_CONFIGURATION = "include"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """One option that differs between two configurations."""
+
+    path: str
+    old: Any
+    new: Any
+    category: Category
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    """How a configuration was checked; `with_values` checks its results the same way."""
+
+    base_dir: str | None = None
+    check_paths: bool = True
+    gpu_count: int | None = None
+    environment: str | None = None
+
+
+def _origin_of(path: str, origins: Mapping[str, Source]) -> tuple[str, Source] | None:
+    """The origin of `path` or of the nearest enclosing leaf/section that has one."""
+    key = _INDEX.sub("", path)
+    while key:
+        source = origins.get(key)
+        if source is not None:
+            return key, source
+        key = key.rpartition(".")[0]
+    return None
+
+
+def locate(issue: ConfigIssue, origins: Mapping[str, Source], lines: LineFinder) -> ConfigIssue:
+    """`issue` with file:line (files, env files) or the variable/flag that set its value."""
+    if issue.file is not None or not issue.path:
+        return issue
+    found = _origin_of(issue.path, origins)
+    if found is None:
+        return issue
+    key, source = found
+    if source.kind in ("file", "include"):
+        return dataclasses.replace(issue, file=source.name, line=lines.line(source.name, key))
+    if source.kind == "env" and source.chain:
+        return dataclasses.replace(
+            issue, file=source.chain[0], line=source.line,
+            message=f"{issue.message} (from {source.name})",
+        )
+    if source.kind == "default":
+        return issue
+    return dataclasses.replace(issue, message=f"{issue.message} (set by {source.describe()})")
+
+
+def _rule_issues(model: ConfigModel, settings: LoadSettings) -> list[ConfigIssue]:
+    from pathlib import Path
+
+    from butterfly_config.validation import ConfigValidator, ValidationContext
+
+    ctx = ValidationContext(
+        environment=settings.environment,
+        base_dir=Path(settings.base_dir) if settings.base_dir is not None else None,
+        gpu_count=settings.gpu_count,
+        check_paths=settings.check_paths,
+    )
+    return ConfigValidator().validate(model, ctx)
+
+
+def build_config(
+    values: dict[str, Any],
+    origins: dict[str, Source],
+    issues: Iterable[ConfigIssue],
+    settings: LoadSettings,
+    lines: LineFinder | None = None,
+) -> ButterflyConfig:
+    """Validate a merged document once; raise `ValidationFailed` with every issue, or build."""
+    finder = lines if lines is not None else LineFinder()
+    found = list(issues)
+    model: ConfigModel | None = None
+    try:
+        model = ConfigModel.model_validate(values)
+    except ValidationError as exc:
+        found.extend(locate(issue, origins, finder) for _, issue in model_issues(exc))
+    if model is not None:
+        found.extend(_rule_issues(model, settings))
+    errors = [i for i in found if i.severity == "error"]
+    if errors or model is None:
+        located = [locate(i, origins, finder) for i in found]
+        count = len(errors)
+        raise ValidationFailed(
+            f"configuration refused: {count} error{'s' if count != 1 else ''}", located
+        )
+    return ButterflyConfig(model, origins, tuple(found), settings)
+
+
+class ButterflyConfig:
+    """An immutable, validated configuration with provenance and hashes."""
+
+    __slots__ = ("_cluster_hash", "_full_hash", "_located", "_model", "_origins", "_raw_warnings",
+                 "_settings")
+
+    def __init__(
+        self,
+        model: ConfigModel,
+        origins: Mapping[str, Source] | None = None,
+        warnings: tuple[ConfigIssue, ...] = (),
+        settings: LoadSettings | None = None,
+    ) -> None:
+        self._model = model
+        self._origins: Mapping[str, Source] = dict(origins or {})
+        self._raw_warnings = warnings
+        self._located: tuple[ConfigIssue, ...] | None = None
+        self._settings = settings or LoadSettings()
+        self._cluster_hash: str | None = None
+        self._full_hash: str | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ButterflyConfig.__slots__ and not hasattr(self, name):
+            object.__setattr__(self, name, value)
+        elif name in ("_cluster_hash", "_full_hash", "_located"):
+            object.__setattr__(self, name, value)  # caches, filled once
+        else:
+            raise AttributeError("ButterflyConfig is immutable; use with_values()")
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def defaults(cls) -> ButterflyConfig:
+        """Every option at its default (node.node_id unset)."""
+        return cls(ConfigModel())
+
+    @classmethod
+    def from_model(cls, model: ConfigModel) -> ButterflyConfig:
+        """Wrap an already validated model (no rules are run)."""
+        return cls(model)
+
+    def with_values(
+        self, changes: Mapping[str, Any], *, revision: int | None = None
+    ) -> ButterflyConfig:
+        """A new validated configuration with `changes` (dotted path -> value) applied.
+
+        Text values are parsed by the option's type. Raises `ConfigError` with
+        every issue when the result is invalid; `self` is never changed.
+        """
+        base = Layer(self._model.model_dump(exclude_none=True), dict(self._origins))
+        update = runtime_layer(changes, revision)
+        from butterfly_config.merge import merge_layers
+
+        values, origins = merge_layers([base, update])
+        return build_config(values, origins, update.issues, self._settings)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def model(self) -> ConfigModel:
+        return self._model
+
+    @property
+    def warnings(self) -> tuple[ConfigIssue, ...]:
+        """Warnings found while loading, with file:line filled in on first access."""
+        if self._located is None:
+            finder = LineFinder()
+            self._located = tuple(locate(w, self._origins, finder) for w in self._raw_warnings)
+        return self._located
+
+    def get_value(self, path: str) -> Any:
+        """The value of a leaf, or the section model of a table; KeyError for unknown paths."""
+        node: Any = self._model
+        if registry.option_info(path) is None and not registry.is_section(path):
+            suggestion = registry.suggest(path)
+            hint = f"; did you mean {suggestion}?" if suggestion else ""
+            raise KeyError(f"unknown option '{path}'{hint}")
+        for name in path.split("."):
+            node = getattr(node, name)
+        return node
+
+    def provenance(self, path: str) -> Source:
+        """Where the value of `path` came from (file:line, include chain, env var, flag...)."""
+        if registry.option_info(path) is None:
+            suggestion = registry.suggest(path)
+            hint = f"; did you mean {suggestion}?" if suggestion else ""
+            raise KeyError(f"unknown option '{path}'{hint}")
+        source = self._origins.get(path, DEFAULT_SOURCE)
+        if source.kind in ("file", "include") and source.line is None:
+            line = LineFinder().line(source.name, path)
+            if line is not None:
+                return dataclasses.replace(source, line=line)
+        return source
+
+    @property
+    def origins(self) -> Mapping[str, Source]:
+        """Sources of every value that is not a default, by leaf path."""
+        return self._origins
+
+    def cluster_view(self) -> dict[str, Any]:
+        """The cluster-scope options as a JSON-compatible nested dict (what consensus agrees on)."""
+        return canonical_document(self._model, cluster_only=True)
+
+    @property
+    def cluster_hash(self) -> str:
+        if self._cluster_hash is None:
+            self._cluster_hash = cluster_hash(self._model)
+        return self._cluster_hash
+
+    @property
+    def full_hash(self) -> str:
+        if self._full_hash is None:
+            self._full_hash = full_hash(self._model)
+        return self._full_hash
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every set option as JSON-compatible data; unset options and [include] left out."""
+        return self._model.model_dump(mode="json", exclude_none=True, exclude={_NOT_CONFIGURATION})
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML document that loads back to an equal configuration."""
+        return to_toml(self.to_dict())
+
+    def diff(self, other: ButterflyConfig) -> list[ConfigChange]:
+        """Every option whose value differs, in schema order, with its category."""
+        mine = self._model.model_dump(mode="json")
+        theirs = other._model.model_dump(mode="json")
+        changes: list[ConfigChange] = []
+        for path, info in registry.options().items():
+            if path.startswith(_NOT_CONFIGURATION + "."):
+                continue
+            old = _dig(mine, path)
+            new = _dig(theirs, path)
+            if old != new or type(old) is not type(new):
+                changes.append(ConfigChange(path, old, new, info.category))
+        return changes
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ButterflyConfig):
+            return NotImplemented
+        return self._model == other._model
+
+    def __hash__(self) -> int:
+        return hash(self.full_hash)
+
+    def __repr__(self) -> str:
+        node_id = self._model.node.node_id
+        return f"ButterflyConfig(node_id={node_id!r}, cluster_hash={self.cluster_hash[:12]})"
+
+
+def _dig(document: dict[str, Any], path: str) -> Any:
+    node: Any = document
+    for name in path.split("."):
+        node = node.get(name) if isinstance(node, dict) else None
+    return node
+
+
+def refuse(issues: list[ConfigIssue]) -> ConfigError:
+    """A `ValidationFailed` carrying `issues` (for callers that collect issues themselves)."""
+    errors = sum(1 for i in issues if i.severity == "error")
+    return ValidationFailed(f"configuration refused: {errors} error(s)", issues)

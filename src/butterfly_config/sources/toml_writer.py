@@ -1,0 +1,73 @@
+"""A nested, JSON-compatible configuration dict written as TOML.
+
+Hand-built rather than through tomlkit: the output only has to be valid and
+load back to the same values, and this stays cheap to import. Tables whose
+names are schema sections become `[section]` headers, arrays of tables become
+`[[...]]`, everything else is written inline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def key(name: str) -> str:
+    """A TOML key: bare when it can be, quoted otherwise."""
+    return name if _BARE.match(name) else json.dumps(name, ensure_ascii=False)
+
+
+def value(item: Any) -> str:
+    """One inline TOML value."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int):
+        return str(item)
+    if isinstance(item, float):
+        if math.isnan(item):
+            return "nan"
+        if math.isinf(item):
+            return "inf" if item > 0 else "-inf"
+        return repr(item)
+    if isinstance(item, str):
+        return json.dumps(item, ensure_ascii=False)
+    if isinstance(item, dict):
+        inner = ", ".join(f"{key(k)} = {value(v)}" for k, v in item.items() if v is not None)
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(item, (list, tuple)):
+        return "[" + ", ".join(value(v) for v in item) + "]"
+    raise TypeError(f"cannot write {type(item).__name__} as TOML")
+
+
+def _is_table_array(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) and bool(item) and all(isinstance(v, dict) for v in item)
+
+
+def _emit(table: dict[str, Any], header: str, out: list[str]) -> None:
+    scalars = [(k, v) for k, v in table.items()
+               if v is not None and not isinstance(v, dict) and not _is_table_array(v)]
+    if header and (scalars or not table):
+        out.append(f"\n[{header}]")
+    out.extend(f"{key(k)} = {value(v)}" for k, v in scalars)
+    for name, item in table.items():
+        path = f"{header}.{key(name)}" if header else key(name)
+        if isinstance(item, dict):
+            if not item:
+                out.append(f"\n[{path}]")
+            else:
+                _emit(item, path, out)
+        elif _is_table_array(item):
+            for entry in item:
+                out.append(f"\n[[{path}]]")
+                out.extend(f"{key(k)} = {value(v)}" for k, v in entry.items() if v is not None)
+
+
+def to_toml(document: dict[str, Any]) -> str:
+    """`document` as TOML text (loads back equal with tomllib)."""
+    out: list[str] = []
+    _emit(document, "", out)
+    return "\n".join(out).lstrip("\n") + "\n"
