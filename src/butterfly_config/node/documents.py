@@ -1,0 +1,171 @@
+"""The cluster document: what consensus agrees on, and how a node checks and applies it.
+
+The agreed document is the canonical encoding of the cluster-scope options
+only (`canonical.canonical_bytes(model, cluster_only=True)`), so its BLAKE3 is
+the `cluster_hash`. A node's effective configuration is its own file-level
+configuration with the committed cluster options laid over it, then its
+dynamic-local runtime changes.
+
+Checking a proposal has two parts with different meanings for the protocol:
+- `check_cluster_document` is deterministic (the document against default
+  node options, no filesystem, no GPUs): every honest member finds the same
+  errors, so a member that claims otherwise is lying. That is `invalid`.
+- whether it fits *this* node (its own node options, its subscribers) is a
+  local judgement others cannot reproduce. That is a `veto`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import orjson
+
+from butterfly_config.canonical import canonical_bytes, digest
+from butterfly_config.config import ButterflyConfig, LoadSettings
+from butterfly_config.errors import ConfigError, ConfigIssue
+from butterfly_config.schema.registry import options
+from butterfly_config.schema.root import ConfigModel
+
+MAX_REASON_CHARS = 600
+
+
+@cache
+def cluster_paths() -> tuple[str, ...]:
+    return tuple(p for p, info in options().items() if info.scope == "cluster")
+
+
+@cache
+def static_cluster_paths() -> frozenset[str]:
+    return frozenset(
+        p
+        for p, info in options().items()
+        if info.scope == "cluster" and info.mutability == "static"
+    )
+
+
+def document_of(config: ButterflyConfig) -> bytes:
+    """The cluster document of a configuration (what consensus agrees on)."""
+    return canonical_bytes(config.model, cluster_only=True)
+
+
+def document_hash(document: bytes) -> str:
+    return digest(document)
+
+
+def _dig(tree: Any, path: str) -> tuple[bool, Any]:
+    node = tree
+    for name in path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return False, None
+        node = node[name]
+    return True, node
+
+
+def cluster_values(document: bytes) -> dict[str, Any]:
+    """{cluster leaf path: value} of a document; options it leaves out are unset/default.
+
+    Raises ValueError for bytes that are not a JSON table.
+    """
+    tree = orjson.loads(document)
+    if not isinstance(tree, dict):
+        raise ValueError("a cluster document must be a JSON object")
+    values: dict[str, Any] = {}
+    for path in cluster_paths():
+        present, value = _dig(tree, path)
+        values[path] = value if present else options()[path].default
+    return values
+
+
+def _unknown_paths(document: bytes) -> list[str]:
+    """Keys of a document that are not cluster-scope options."""
+    tree = orjson.loads(document)
+    allowed = set(cluster_paths())
+    found: list[str] = []
+
+    def walk(node: Any, base: str) -> None:
+        for key, value in node.items():
+            path = f"{base}.{key}" if base else str(key)
+            if path in allowed:
+                continue
+            if isinstance(value, dict) and any(p.startswith(path + ".") for p in allowed):
+                walk(value, path)
+            else:
+                found.append(path)
+
+    if isinstance(tree, dict):
+        walk(tree, "")
+    return found
+
+
+@cache
+def _neutral_base() -> ButterflyConfig:
+    """Default node options, checked without filesystem or GPU look-ups: the same on every node."""
+    return ButterflyConfig(ConfigModel(), settings=LoadSettings(check_paths=False, gpu_count=0))
+
+
+def _summary(issues: list[ConfigIssue]) -> str:
+    errors = [i for i in issues if i.severity == "error"]
+    text = "; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in errors)
+    return text[:MAX_REASON_CHARS] or "invalid configuration"
+
+
+def check_cluster_document(document: bytes, head_document: bytes | None) -> str | None:
+    """Deterministic check of a proposed cluster document; the reason it is invalid, or None."""
+    try:
+        proposed = cluster_values(document)
+    except ValueError as exc:
+        return f"not a cluster document: {exc}"
+    unknown = _unknown_paths(document)
+    if unknown:
+        return f"not cluster-scope options: {', '.join(sorted(unknown)[:10])}"
+    if head_document is not None:
+        try:
+            head = cluster_values(head_document)
+        except ValueError:
+            head = {}
+        static = sorted(
+            p for p in static_cluster_paths() if _jsonish(head.get(p)) != _jsonish(proposed[p])
+        )
+        if static:
+            return f"static options changed (requires restart): {', '.join(static)}"
+    try:
+        candidate = _neutral_base().with_values(proposed)
+    except ConfigError as exc:
+        return _summary(exc.errors)
+    if canonical_bytes(candidate.model, cluster_only=True) != document:
+        return "the document is not in canonical form"
+    return None
+
+
+def _jsonish(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=_dump_default))
+
+
+def _dump_default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def apply_document(
+    base: ButterflyConfig, document: bytes, local: dict[str, Any], revision: int
+) -> ButterflyConfig:
+    """This node's effective configuration: `base`, the cluster document, then `local`."""
+    values = cluster_values(document)
+    values.update(local)
+    return base.with_values(values, revision=revision)
+
+
+def why_not_here(
+    base: ButterflyConfig, document: bytes, local: dict[str, Any], revision: int
+) -> tuple[ButterflyConfig | None, str | None]:
+    """The configuration this node would run, or the reason it cannot run it."""
+    try:
+        return apply_document(base, document, local, revision), None
+    except ConfigError as exc:
+        return None, f"does not fit this node: {_summary(exc.errors)}"
+    except ValueError as exc:
+        return None, f"not a cluster document: {exc}"
