@@ -76,11 +76,13 @@ def config_dir(data_dir: str | os.PathLike[str]) -> Path:
 
 
 def _changes_json(changes: Sequence[Change]) -> str:
+    # default=str: an odd value in a change record must not make a commit fail
     return json.dumps(
         [{"path": c.path, "old": c.old, "new": c.new} for c in changes],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
+        default=str,
     )
 
 
@@ -196,6 +198,11 @@ class HistoryStore:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
+        except sqlite3.OperationalError as exc:
+            raise HistoryError(
+                f"{path}: cannot open the history database ({exc})",
+                hint="check that node.data_dir is writable by this user",
+            ) from exc
         except sqlite3.Error as exc:
             raise _corrupt(path, exc) from exc
         try:
