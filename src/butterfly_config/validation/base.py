@@ -36,6 +36,8 @@ class ValidationRule(Protocol):
 
 def with_rule_name(issue: ConfigIssue, name: str) -> ConfigIssue:
     """`issue`, naming `name` as its rule unless the rule already named itself."""
+    if not isinstance(issue, ConfigIssue):
+        raise TypeError(f"rule '{name}' yielded {issue!r}, not a ConfigIssue")
     if issue.rule:
         return issue
     # Spelled out rather than dataclasses.replace: several times faster on this hot path.

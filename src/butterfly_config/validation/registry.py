@@ -137,16 +137,8 @@ def _run_rule(
     rule: ValidationRule, config: ConfigModel, ctx: ValidationContext
 ) -> Iterable[ConfigIssue]:
     """One rule's issues, each naming the rule; a crash becomes a single error issue."""
+    name = rule.name
     try:
-        found = list(rule.check(config, ctx))
+        return [with_rule_name(issue, name) for issue in rule.check(config, ctx)]
     except Exception as exc:
-        return [_crash_issue(rule.name, exc)]
-    if not found:
-        return found
-    for index, issue in enumerate(found):
-        if not isinstance(issue, ConfigIssue):
-            return [
-                _crash_issue(rule.name, TypeError(f"yielded {issue!r}, not a ConfigIssue"))
-            ]
-        found[index] = with_rule_name(issue, rule.name)
-    return found
+        return [_crash_issue(name, exc)]

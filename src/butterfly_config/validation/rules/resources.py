@@ -40,7 +40,11 @@ def memory_parts_fit_total(config: ConfigModel, ctx: ValidationContext) -> Itera
 
 @rule("resources.gpu-devices")
 def gpu_devices_exist(config: ConfigModel, ctx: ValidationContext) -> Iterator[ConfigIssue]:
-    """With GPUs enabled, every listed device id must exist on this machine."""
+    """With GPUs enabled, every listed device id must exist on this machine.
+
+    Distinct ids are a schema constraint; the GPU count is probed only here,
+    only when GPUs are enabled, and once per process.
+    """
     gpu = config.resources.gpu
     if not gpu.enabled:
         return
@@ -51,17 +55,8 @@ def gpu_devices_exist(config: ConfigModel, ctx: ValidationContext) -> Iterator[C
             hint="list the GPU indices to use, e.g. device_ids = [0], or set enabled = false",
         )
         return
-    seen: set[int] = set()
-    for device_id in gpu.device_ids:
-        if device_id in seen:
-            yield ConfigIssue(
-                path="resources.gpu.device_ids",
-                message=f"GPU {device_id} is listed more than once",
-                hint="list each GPU index once",
-            )
-        seen.add(device_id)
     available = ctx.available_gpus()
-    missing = sorted(device_id for device_id in seen if device_id >= available)
+    missing = sorted(device_id for device_id in gpu.device_ids if device_id >= available)
     if missing:
         have = "no GPUs" if available == 0 else f"{available} GPU(s) (ids 0-{available - 1})"
         yield ConfigIssue(
