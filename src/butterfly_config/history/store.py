@@ -258,12 +258,11 @@ class HistoryStore:
             except sqlite3.IntegrityError as exc:
                 raise HistoryError(f"{self.path}: refused by the database: {exc}") from exc
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise HistoryError(
-                        f"{self.path}: the history database is busy ({exc})",
-                        hint="another process is writing to it; retry",
-                    ) from exc
-                raise _corrupt(self.path, exc) from exc
+                # I/O trouble (disk full, read-only, locked), not a damaged file
+                raise HistoryError(
+                    f"{self.path}: the history database cannot be used right now ({exc})",
+                    hint="check free disk space and permissions of node.data_dir",
+                ) from exc
             except sqlite3.DatabaseError as exc:
                 raise _corrupt(self.path, exc) from exc
 
@@ -274,10 +273,11 @@ class HistoryStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     # ------------------------------------------------------------- revisions
 
