@@ -120,7 +120,7 @@ class FakeConfigService:
         return self._hash_of(self._leaves)
 
     def current_document(self) -> dict[str, Any]:
-        leaves = dict(self._leaves)
+        leaves = {p: v for p, v in self._leaves.items() if v is not None}
         for path in self._secret_paths:
             if leaves.get(path) is not None:
                 leaves[path] = REDACTED

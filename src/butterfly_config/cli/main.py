@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _cmd(csub, "rollback", "butterfly_config.cli.remote:rollback",
              "commit a new revision equal to an earlier one")
-    p.add_argument("--version", required=True,
+    # dest differs from the top-level --version flag, which would otherwise be overwritten.
+    p.add_argument("--version", dest="target_version", required=True,
                    help="revision number, hash prefix or metadata.config_version")
     _add_remote_args(p)
 

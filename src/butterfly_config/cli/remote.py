@@ -212,11 +212,11 @@ def history(args: argparse.Namespace) -> int:
 # -- rollback / sync --------------------------------------------------------------
 def rollback(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        result = client.rollback(args.version)
+        result = client.rollback(args.target_version)
     if args.format == "json":
         _print_json(result)
     else:
-        print(f"rolled back to {args.version}: committed revision {result.get('revision')} "
+        print(f"rolled back to {args.target_version}: committed revision {result.get('revision')} "
               f"cluster_hash {result.get('cluster_hash')}")
     return 0
 

@@ -1,0 +1,179 @@
+"""ButterflyClient against a real uvicorn server on 127.0.0.1 serving the in-memory service."""
+
+from __future__ import annotations
+
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+
+import pytest
+from api_fakes import FakeConfigService
+from api_helpers import Clock, jwt_settings, live_server, token
+
+from butterfly_config.client import (
+    ButterflyClient,
+    RemoteAccessDenied,
+    RemoteRefused,
+)
+from butterfly_config.errors import ConnectionFailed
+from butterfly_config.node.api.server import ThreadedServer, free_port
+
+
+@pytest.fixture
+def service() -> FakeConfigService:
+    return FakeConfigService()
+
+
+@pytest.fixture
+def server(service: FakeConfigService) -> Iterator[ThreadedServer]:
+    with live_server(service) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: ThreadedServer) -> Iterator[ButterflyClient]:
+    with ButterflyClient(server.url, timeout=10) as c:
+        yield c
+
+
+def test_get_json_and_toml(client: ButterflyClient, service: FakeConfigService) -> None:
+    document, revision, etag = client.get()
+    assert isinstance(document, dict)
+    assert document["node"]["node_id"] == "node-a"
+    assert revision == 0
+    assert etag == f'"{service.cluster_hash}"'
+    text, _, _ = client.get(format="toml")
+    assert isinstance(text, str)
+    assert tomllib.loads(text)["scheduling"]["policy"] == "predictive"
+
+
+def test_changes_roundtrip(client: ButterflyClient, service: FakeConfigService) -> None:
+    result = client.set("scheduling.policy", "least_loaded")
+    assert result["revision"] == 1
+    assert result["cluster_hash"] == service.cluster_hash
+    patched = client.patch([{"op": "set", "path": "partition.strategy", "value": "load_balanced"}])
+    assert patched["revision"] == 2
+    document, _, _ = client.get()
+    assert isinstance(document, dict)
+    document["scheduling"]["policy"] = "custom"
+    assert client.update(document)["revision"] == 3
+    toml_text, _, _ = client.get(format="toml")
+    assert isinstance(toml_text, str)
+    assert client.update(toml_text.replace('"custom"', '"round_robin"', 1))["revision"] == 4
+    history = client.history(limit=10)
+    assert [h["revision"] for h in history] == [4, 3, 2, 1, 0]
+    rolled = client.rollback(1)
+    assert rolled["revision"] == 5
+    assert client.get()[0]["scheduling"]["policy"] == "least_loaded"  # type: ignore[index]
+    assert client.sync()["revision"] == 5
+    assert client.status()["nodes"][0]["node_id"] == "node-a"
+    assert client.validate({"scheduling": {"policy": "nope"}})["valid"] is False
+    assert client.validate('[scheduling]\npolicy = "custom"\n')["valid"] is True
+    local = client.set("observability.logging.level", "debug")
+    assert local["scope"] == "local"
+    assert client.history(scope="local")[0]["changes"][0]["new"] == "debug"
+
+
+def test_health(client: ButterflyClient, service: FakeConfigService) -> None:
+    assert client.health() == {"live": True, "ready": True, "reason": ""}
+    service.ready = (False, "revision-0 differs from the quorum's: byzantine.f_value")
+    health = client.health()
+    assert health["ready"] is False
+    assert "byzantine.f_value" in health["reason"]
+
+
+def test_watch_wakes_on_commit(client: ButterflyClient, server: ThreadedServer) -> None:
+    assert client.watch(after=0, timeout=0.1) == {
+        "revision": 0, "cluster_hash": client.get()[2].strip('"'), "changed": False}
+
+    def commit_later() -> None:
+        time.sleep(0.2)
+        with ButterflyClient(server.url) as other:
+            other.set("scheduling.policy", "round_robin")
+
+    thread = threading.Thread(target=commit_later)
+    thread.start()
+    started = time.monotonic()
+    result = client.watch(after=0, timeout=20)
+    thread.join()
+    assert result["changed"] is True
+    assert result["revision"] == 1
+    assert time.monotonic() - started < 10
+
+
+def test_refusals_carry_status_issues_and_exit_1(client: ButterflyClient,
+                                                 service: FakeConfigService) -> None:
+    with pytest.raises(RemoteRefused) as invalid:
+        client.set("scheduling.policy", "fastest")
+    assert invalid.value.status == 400
+    assert invalid.value.exit_code == 1
+    assert invalid.value.errors[0].path == "scheduling.policy"
+    assert "scheduling.policy" in invalid.value.render()
+
+    with pytest.raises(RemoteRefused) as static:
+        client.set("node.data_dir", "/elsewhere")
+    assert static.value.status == 409
+    assert static.value.restart_required == ["node.data_dir"]
+    assert "requires restart" in static.value.render()
+
+    service.quorum_lost = True
+    with pytest.raises(RemoteRefused) as no_quorum:
+        client.set("scheduling.policy", "custom")
+    assert no_quorum.value.status == 503
+    assert "quorum" in no_quorum.value.render()
+
+    with pytest.raises(RemoteRefused) as unknown:
+        client.rollback("no-such-version")
+    assert unknown.value.status == 404
+
+
+def test_credential_problems_exit_2_with_a_token_hint(service: FakeConfigService) -> None:
+    settings = jwt_settings(Clock())
+    with live_server(service, settings) as server:
+        with ButterflyClient(server.url) as anonymous, pytest.raises(RemoteAccessDenied) as info:
+            anonymous.get()
+        assert info.value.status == 401
+        assert info.value.exit_code == 2
+        assert "token" in info.value.render()
+        with ButterflyClient(server.url, token=token("reader")) as reader:
+            assert reader.get()[1] == 0
+            with pytest.raises(RemoteAccessDenied) as forbidden:
+                reader.sync()
+            assert forbidden.value.status == 403
+        with ButterflyClient(server.url, token="garbage") as bad:
+            for _ in range(3):
+                with pytest.raises(RemoteAccessDenied):
+                    bad.get()
+            with pytest.raises(RemoteAccessDenied) as locked:
+                bad.get()
+            assert locked.value.status == 429
+            assert "retry in" in locked.value.render()
+
+
+def test_connection_refused_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with ButterflyClient(url, timeout=5) as client, pytest.raises(ConnectionFailed) as info:
+        client.get()
+    assert info.value.exit_code == 2
+    rendered = info.value.render()
+    assert url in rendered
+    assert "is the node running? check --url / BUTTERFLY_API_URL" in rendered
+
+
+def test_slow_node_is_a_timeout(service: FakeConfigService, server: ThreadedServer) -> None:
+    with ButterflyClient(server.url, timeout=0.2) as client:
+        # The long-poll waits 1s on the server; the client allows timeout + 0.2s.
+        assert client.watch(after=0, timeout=0.5)["changed"] is False
+
+    async def stuck(after: int, timeout: float) -> int:
+        import asyncio
+
+        await asyncio.sleep(1)
+        return after
+
+    service.wait_for_revision = stuck  # type: ignore[method-assign]
+    with ButterflyClient(server.url, timeout=0.2) as client, \
+            pytest.raises(ConnectionFailed) as info:
+        client.watch(after=0, timeout=0.1)
+    assert "did not answer" in info.value.message
