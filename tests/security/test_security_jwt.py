@@ -16,6 +16,7 @@ from butterfly_config.node.security import (
     MalformedToken,
     MissingCredentials,
     TokenExpired,
+    TokenNotYetValid,
     WrongAudience,
     WrongIssuer,
     bearer_token,
@@ -65,6 +66,28 @@ def test_leeway_tolerates_small_clock_skew() -> None:
     tok = token(ttl=60)
     lenient = JwtVerifier(SECRET, ISS, AUD, leeway_secs=10, clock=lambda: NOW + 65)
     assert lenient.verify(tok).subject == "alice"
+
+
+def test_not_before_uses_the_injected_clock() -> None:
+    raw = jwt.encode(
+        {"sub": "bob", "iss": ISS, "aud": AUD, "exp": int(NOW) + 600, "nbf": int(NOW) + 100},
+        SECRET,
+        algorithm="HS256",
+    )
+    with pytest.raises(TokenNotYetValid):
+        verifier().verify(raw)
+    assert verifier(NOW + 100).verify(raw).subject == "bob"
+
+
+def test_non_numeric_exp_is_malformed() -> None:
+    raw = jwt.encode({"sub": "b", "iss": ISS, "aud": AUD}, SECRET, algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "b", "iss": ISS, "aud": AUD, "exp": "tomorrow"}, SECRET, algorithm="HS256"
+    )
+    with pytest.raises(MalformedToken, match="exp"):
+        verifier().verify(raw)
+    with pytest.raises(MalformedToken):
+        verifier().verify(forged)
 
 
 def test_bad_signature() -> None:

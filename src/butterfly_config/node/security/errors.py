@@ -43,6 +43,12 @@ class TokenExpired(AuthError):
     reason = "token expired"
 
 
+class TokenNotYetValid(AuthError):
+    """The token's `nbf` lies in the future."""
+
+    reason = "token not yet valid"
+
+
 class WrongAudience(AuthError):
     """The token's `aud` is not this cluster's API audience."""
 

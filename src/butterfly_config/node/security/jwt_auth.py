@@ -27,6 +27,7 @@ from butterfly_config.node.security.errors import (
     MalformedToken,
     MissingCredentials,
     TokenExpired,
+    TokenNotYetValid,
     WrongAudience,
     WrongIssuer,
 )
@@ -180,6 +181,7 @@ class JwtVerifier:
                         "require": list(_REQUIRED_CLAIMS),
                         "verify_exp": False,
                         "verify_iat": False,
+                        "verify_nbf": False,
                     },
                 )
         except jwt.InvalidSignatureError as exc:
@@ -198,12 +200,23 @@ class JwtVerifier:
         return claims
 
     def _check_expiry(self, claims: Mapping[str, Any]) -> None:
-        """`exp` against the injected clock (PyJWT would use the wall clock)."""
-        exp = claims["exp"]
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
-            raise MalformedToken("the exp claim must be a number")
-        if exp <= self._clock() - self._leeway:
+        """`exp` (and `nbf` when present) against the injected clock, not the wall clock."""
+        now = self._clock()
+        exp = _numeric_claim(claims, "exp")
+        if exp is not None and exp <= now - self._leeway:
             raise TokenExpired()
+        nbf = _numeric_claim(claims, "nbf")
+        if nbf is not None and nbf > now + self._leeway:
+            raise TokenNotYetValid()
+
+
+def _numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedToken(f"the {name} claim must be a number")
+    return float(value)
 
 
 __all__ = [
