@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from butterfly_config.schema.registry import options, suggest
-
 from butterfly_config.errors import ConfigIssue
 from butterfly_config.node.service import PatchOperation
+from butterfly_config.schema.registry import options, suggest
 
 if TYPE_CHECKING:
     from butterfly_config.config import ButterflyConfig

@@ -1,0 +1,137 @@
+"""Drives the pure consensus `Replica` inside the node's event loop.
+
+Everything the replica asks for happens here, in the order that keeps it
+safe (as etcd's raft asks of its callers): committed revisions and the hard
+state are written to SQLite *before* any message of the same batch leaves the
+node, then the revisions are applied to the running configuration, then
+events are handled, then `advance`. All calls happen on the loop thread, so
+the replica is never entered concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from butterfly_config.consensus.encoding import DecodeError
+from butterfly_config.consensus.messages import Decided, decode_message, encode_message
+from butterfly_config.consensus.replica import Replica
+from butterfly_config.consensus.state import (
+    Event,
+    HardState,
+    ProposalAborted,
+    ProposalCommitted,
+    ProposalRefused,
+    Ready,
+)
+
+log = logging.getLogger("butterfly.agreement")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a proposal ended, as the proposing node learns it."""
+
+    committed: bool
+    revision: int | None = None
+    kind: str = ""
+    reason: str = ""
+    rejected_by: tuple[str, ...] = ()
+
+
+@dataclass
+class DriverStats:
+    received: int = 0
+    malformed: int = 0
+    batches: int = 0
+    persisted_revisions: int = 0
+
+
+@dataclass
+class ConsensusDriver:
+    """Feeds the replica and carries out its Ready batches."""
+
+    replica: Replica
+    persist: Callable[[tuple[Decided, ...], HardState | None], None]
+    send: Callable[[str, bytes], None]
+    apply: Callable[[Decided], None]
+    on_event: Callable[[Event], None]
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.monotonic() * 1000))
+    stats: DriverStats = field(default_factory=DriverStats)
+
+    def __post_init__(self) -> None:
+        self._pending: dict[str, asyncio.Future[Outcome]] = {}
+
+    # -- inputs ---------------------------------------------------------------
+    def receive(self, data: bytes) -> None:
+        """A peer's bytes: decoded, stepped, and the resulting work carried out."""
+        self.stats.received += 1
+        try:
+            message = decode_message(data)
+        except (DecodeError, ValueError) as exc:
+            self.stats.malformed += 1
+            log.debug("dropped a malformed peer message: %s", exc)
+            return
+        self.replica.step(message)
+        self.flush()
+
+    def tick(self) -> None:
+        self.replica.tick(self.clock_ms())
+        self.flush()
+
+    def propose(self, document: bytes, *, initiator: str, action: str) -> asyncio.Future[Outcome]:
+        """Start a cluster-wide change; the future resolves when it commits or ends."""
+        request_id = f"{action}-{uuid.uuid4().hex[:16]}"
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        self.replica.propose(request_id, document, initiator)
+        self.flush()
+        return future
+
+    def forget(self, future: asyncio.Future[Outcome]) -> None:
+        for request_id, pending in list(self._pending.items()):
+            if pending is future:
+                del self._pending[request_id]
+
+    # -- the Ready loop ---------------------------------------------------------
+    def flush(self) -> None:
+        while self.replica.has_ready():
+            ready = self.replica.ready()
+            self._carry_out(ready)
+            self.replica.advance(ready)
+
+    def _carry_out(self, ready: Ready) -> None:
+        self.stats.batches += 1
+        if ready.committed or ready.hard_state is not None:
+            self.persist(ready.committed, ready.hard_state)
+            self.stats.persisted_revisions += len(ready.committed)
+        for outbound in ready.messages:
+            self.send(outbound.to, encode_message(outbound.message))
+        for decided in ready.committed:
+            self.apply(decided)
+        for event in ready.events:
+            self._resolve(event)
+            self.on_event(event)
+
+    def _resolve(self, event: Event) -> None:
+        outcome: Outcome | None = None
+        request_id = ""
+        if isinstance(event, ProposalCommitted):
+            request_id = event.request_id
+            outcome = Outcome(True, revision=event.revision)
+        elif isinstance(event, ProposalAborted):
+            request_id = event.request_id
+            outcome = Outcome(False, kind="aborted", reason=event.reason,
+                              rejected_by=event.rejected_by)
+        elif isinstance(event, ProposalRefused):
+            request_id = event.request_id
+            outcome = Outcome(False, kind=event.kind, reason=event.reason)
+        if outcome is None:
+            return
+        future = self._pending.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)

@@ -1,0 +1,467 @@
+"""The node's configuration manager: the one place the running configuration changes.
+
+Readers get an immutable `ButterflyConfig` snapshot; a change builds a new one
+and swaps a single reference, so no reader ever sees half of a change.
+Runtime updates follow DESIGN 1.6: static options are refused ("requires
+restart") before anything else is looked at, dynamic-local options apply on
+this node only and go to its local history, dynamic-consensus options go
+through the protocol and apply when their commit certificate arrives.
+
+Concurrency: one cluster-wide update at a time per node; a second request
+while one is in flight gets 409 at once (clients retry), and the replica
+refuses a proposal while another is being agreed anywhere in the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from butterfly_config.config import ButterflyConfig
+from butterfly_config.consensus.encoding import encode
+from butterfly_config.consensus.messages import Decided
+from butterfly_config.errors import ConfigError, ConfigIssue
+from butterfly_config.history import Change, HistoryStore, RevisionEntry, write_mirror
+from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
+from butterfly_config.node import changes, documents
+from butterfly_config.node.agreement import ConsensusDriver, Outcome
+from butterfly_config.node.service import (
+    Action,
+    Identity,
+    PatchOperation,
+    UpdateRefused,
+    UpdateResult,
+    ValidationReport,
+)
+from butterfly_config.node.subscribers import SubscriberSet
+from butterfly_config.redact import redact_tree
+
+log = logging.getLogger("butterfly.manager")
+
+LOCAL_OVERRIDES_KEY = "local_overrides"
+
+
+def action_of(request_id: str) -> Action:
+    prefix = request_id.split("-", 1)[0]
+    return prefix if prefix in ("update", "patch", "rollback", "reload") else "update"  # type: ignore[return-value]
+
+
+def changed_leaves(old_document: bytes | None, new_document: bytes) -> list[Change]:
+    """The cluster options that differ between two cluster documents."""
+    new = documents.cluster_values(new_document)
+    old = documents.cluster_values(old_document) if old_document is not None else {}
+    return [
+        Change(path, _plain(old.get(path)), _plain(value))
+        for path, value in new.items()
+        if _plain(old.get(path)) != _plain(value)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=_encode_default))
+
+
+def _encode_default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    return str(value)
+
+
+@dataclass
+class ReloadStatus:
+    """What the last file reload found that could not be applied at runtime."""
+
+    restart_required: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    last_error: str = ""
+
+
+class ConfigManager:
+    """Implements `ConfigService` for one node."""
+
+    def __init__(
+        self,
+        *,
+        base: ButterflyConfig,
+        store: HistoryStore,
+        subscribers: SubscriberSet | None = None,
+        on_local_change: Callable[[ButterflyConfig, ButterflyConfig], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base = base
+        self._store = store
+        self.subscribers = subscribers or SubscriberSet()
+        self._on_local_change = on_local_change
+        self._clock = clock
+        self._local: dict[str, Any] = self._load_local_overrides()
+        head = store.latest()
+        if head is None:
+            raise RuntimeError("the history store has no revision 0; bootstrap it first")
+        self._head_document = head.document
+        self._revision = head.revision
+        self._applied_at = head.timestamp
+        self._current = documents.apply_document(base, head.document, self._local, head.revision)
+        self._driver: ConsensusDriver | None = None
+        self._update_lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self.reload_status = ReloadStatus()
+        self.ready: tuple[bool, str] = (False, "starting")
+        self.status_provider: Callable[[], dict[str, Any]] = lambda: {}
+        self.sync_trigger: Callable[[], None] = lambda: None
+        self.metrics_hook: Callable[[str, Any], None] = lambda _name, _value: None
+        self.decision_timeout_s = 15.0
+
+    # -- wiring ---------------------------------------------------------------
+    def attach(self, driver: ConsensusDriver) -> None:
+        self._driver = driver
+
+    def _load_local_overrides(self) -> dict[str, Any]:
+        raw = self._store.get_meta(LOCAL_OVERRIDES_KEY)
+        if not raw:
+            return {}
+        try:
+            loaded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.error("ignoring unreadable local overrides in the history store")
+            return {}
+        return dict(loaded) if isinstance(loaded, dict) else {}
+
+    # -- reading --------------------------------------------------------------
+    @property
+    def node_id(self) -> str:
+        return str(self._current.model.node.node_id or "")
+
+    @property
+    def config(self) -> ButterflyConfig:
+        """The current immutable snapshot."""
+        return self._current
+
+    @property
+    def base(self) -> ButterflyConfig:
+        return self._base
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def cluster_hash(self) -> str:
+        return self._current.cluster_hash
+
+    @property
+    def head_document(self) -> bytes:
+        return self._head_document
+
+    @property
+    def local_overrides(self) -> dict[str, Any]:
+        return dict(self._local)
+
+    def current_document(self) -> dict[str, Any]:
+        return redact_tree(self._current.to_dict())
+
+    def current_toml(self) -> str:
+        from butterfly_config.sources.toml_writer import to_toml
+
+        return to_toml(self.current_document())
+
+    def is_ready(self) -> tuple[bool, str]:
+        return self.ready
+
+    def cluster_status(self) -> dict[str, Any]:
+        return self.status_provider()
+
+    def restart_required_paths(self) -> list[str]:
+        return sorted(self.reload_status.restart_required)
+
+    # -- checks ---------------------------------------------------------------
+    def validate_document(self, document: dict[str, Any]) -> ValidationReport:
+        values, issues = changes.document_values(document)
+        if issues:
+            return ValidationReport(False, issues, [])
+        try:
+            candidate = self._current.with_values(values)
+        except ConfigError as exc:
+            errors = [i for i in exc.errors if i.severity == "error"]
+            warnings = [i for i in exc.errors if i.severity == "warning"]
+            return ValidationReport(False, errors, warnings)
+        return ValidationReport(True, [], list(candidate.warnings))
+
+    # -- updates --------------------------------------------------------------
+    async def update_document(
+        self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
+    ) -> UpdateResult:
+        values, issues = changes.document_values(document)
+        return await self._change(values, issues, identity, action)
+
+    async def patch(self, operations: list[PatchOperation], *, identity: Identity) -> UpdateResult:
+        values, issues = changes.requested_values(operations, self._current)
+        return await self._change(values, issues, identity, "patch")
+
+    async def apply_reload(
+        self, local: dict[str, Any], cluster: dict[str, Any], *, identity: Identity
+    ) -> UpdateResult | None:
+        """Apply what an edited file changed (static changes were filtered out by the caller)."""
+        values = {**local, **cluster}
+        if not values:
+            return None
+        return await self._change(values, [], identity, "reload")
+
+    async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
+        spec: int | str = int(version) if version.isdigit() else version
+        try:
+            target = self._store.find_revision(spec)
+        except (RevisionNotFound, AmbiguousVersion) as exc:
+            raise UpdateRefused(400, exc.render()) from exc
+        reason = documents.check_cluster_document(target.document, self._head_document)
+        if reason is not None:
+            status = 409 if "requires restart" in reason else 400
+            self.audit(identity.subject, "rollback", "refused", {"to": version, "why": reason})
+            raise UpdateRefused(status, f"cannot roll back to revision {target.revision}: {reason}")
+        _, why = documents.why_not_here(self._base, target.document, self._local, self._revision)
+        if why is not None:
+            raise UpdateRefused(400, f"cannot roll back to revision {target.revision}: {why}")
+        result = await self._propose(target.document, identity, "rollback")
+        self.metrics_hook("rollback", 1)
+        return result
+
+    async def _change(
+        self,
+        values: dict[str, Any],
+        issues: list[ConfigIssue],
+        identity: Identity,
+        action: Action,
+    ) -> UpdateResult:
+        known = {p: v for p, v in values.items() if p in _known_paths()}
+        plan = changes.plan(known, self._current)
+        if plan.static:
+            paths = sorted(plan.static)
+            self.audit(identity.subject, action, "refused", {"static": paths})
+            self.metrics_hook("update", "refused_static")
+            raise UpdateRefused(
+                409,
+                f"requires restart: {', '.join(paths)} cannot change at runtime",
+                restart_required=paths,
+            )
+        if issues:
+            self.metrics_hook("update", "invalid")
+            raise UpdateRefused(400, "the request names unknown options or is malformed", issues)
+        if plan.empty:
+            return self._result(scope="cluster", changed=())
+        try:
+            candidate = self._current.with_values(plan.all_values)
+        except ConfigError as exc:
+            self.metrics_hook("validation_failure", 1)
+            self.metrics_hook("update", "invalid")
+            self.audit(identity.subject, action, "invalid", {"paths": sorted(plan.all_values)})
+            raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
+        result: UpdateResult | None = None
+        if plan.cluster:
+            result = await self._propose(documents.document_of(candidate), identity, action)
+        if plan.local:
+            result = self._apply_local(plan.local, identity, action)
+        assert result is not None
+        return result
+
+    async def _propose(self, document: bytes, identity: Identity, action: Action) -> UpdateResult:
+        if self._driver is None:
+            raise UpdateRefused(503, "the node is not connected to its cluster yet")
+        if self._update_lock.locked():
+            raise UpdateRefused(409, "another update is in progress on this node; retry shortly")
+        reason = documents.check_cluster_document(document, self._head_document)
+        if reason is not None:
+            status = 409 if "requires restart" in reason else 400
+            raise UpdateRefused(status, reason)
+        async with self._update_lock:
+            started = time.monotonic()
+            future = self._driver.propose(document, initiator=identity.subject, action=action)
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(future), self.decision_timeout_s)
+            except TimeoutError:
+                self._driver.forget(future)
+                self.audit(identity.subject, action, "timeout", {})
+                self.metrics_hook("update", "timeout")
+                raise UpdateRefused(
+                    503, "no decision in time (no quorum or consensus timeout); nothing applied"
+                ) from None
+            self.metrics_hook("phase", ("total", time.monotonic() - started))
+        return self._outcome_result(outcome, identity, action)
+
+    def _outcome_result(self, outcome: Outcome, identity: Identity, action: Action) -> UpdateResult:
+        if outcome.committed:
+            self.metrics_hook("update", "committed")
+            return self._result(scope="cluster", changed=())
+        detail = {"kind": outcome.kind, "reason": outcome.reason,
+                  "rejected_by": list(outcome.rejected_by)}
+        self.audit(identity.subject, action, outcome.kind or "aborted", detail)
+        self.metrics_hook("update", outcome.kind or "aborted")
+        if outcome.kind == "busy":
+            raise UpdateRefused(409, f"another update is being agreed: {outcome.reason}")
+        if outcome.kind == "invalid":
+            raise UpdateRefused(400, f"refused by the coordinator: {outcome.reason}")
+        if outcome.kind == "not_ready":
+            raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
+        who = f" by {', '.join(outcome.rejected_by)}" if outcome.rejected_by else ""
+        raise UpdateRefused(409, f"update aborted{who}: {outcome.reason}; nothing applied")
+
+    def _apply_local(
+        self, values: dict[str, Any], identity: Identity, action: Action
+    ) -> UpdateResult:
+        merged = {**self._local, **values}
+        new = documents.apply_document(self._base, self._head_document, merged, self._revision)
+        old = self._current
+        change_list = [Change(p, _plain(old.get_value(p)), _plain(v)) for p, v in values.items()]
+        self._store.append_local_change(
+            identity.subject, action, change_list, document=orjson.dumps(merged, default=_plain)
+        )
+        self._store.set_meta(LOCAL_OVERRIDES_KEY, orjson.dumps(merged, default=_plain).decode())
+        self._local = merged
+        self._swap(new)
+        self.audit(identity.subject, action, "applied-local", {"paths": sorted(values)})
+        if self._on_local_change is not None:
+            self._on_local_change(old, new)
+        return self._result(scope="local", changed=tuple(sorted(values)))
+
+    def _result(
+        self, *, scope: Literal["cluster", "local"], changed: tuple[str, ...]
+    ) -> UpdateResult:
+        return UpdateResult(
+            revision=self._revision,
+            version=str(self._current.model.metadata.config_version),
+            cluster_hash=self._current.cluster_hash,
+            applied_at=self._applied_at,
+            rollback_available=self._revision > 0,
+            scope=scope,
+            changed_paths=changed,
+        )
+
+    # -- applying committed revisions (called by the driver) ------------------
+    def revision_entry(self, decided: Decided, previous_document: bytes | None) -> RevisionEntry:
+        entry = decided.entry
+        config_version = documents.cluster_values(entry.document).get("metadata.config_version")
+        return RevisionEntry(
+            revision=entry.revision,
+            document=entry.document,
+            doc_hash=entry.doc_hash,
+            parent_digest=entry.parent_digest,
+            entry_digest=entry.digest,
+            timestamp=self._clock(),
+            proposer=entry.origin,
+            initiator=entry.initiator,
+            action=action_of(entry.request_id),
+            changes=tuple(changed_leaves(previous_document, entry.document)),
+            certificate=encode(decided.certificate) if decided.certificate is not None else None,
+            config_version=str(config_version) if config_version is not None else None,
+            request_id=entry.request_id,
+        )
+
+    def apply_committed(self, decided: Decided) -> None:
+        entry = decided.entry
+        if entry.revision <= self._revision:
+            return
+        previous = self._head_document
+        new, why = documents.why_not_here(self._base, entry.document, self._local, entry.revision)
+        self._head_document = entry.document
+        self._revision = entry.revision
+        self._applied_at = self._clock()
+        self.metrics_hook("revision", entry.revision)
+        if new is None:
+            # Decided by the cluster, but this node's own options conflict with it.
+            log.error("revision %d is committed but %s; node not ready", entry.revision, why)
+            self.ready = (False, f"revision {entry.revision} {why}")
+            self._changed.set()
+            self._changed = asyncio.Event()
+            return
+        old = self._current
+        self._swap(new)
+        changed = ", ".join(c.path for c in changed_leaves(previous, entry.document))
+        log.info("applied revision %d (%s): %s", entry.revision, new.cluster_hash[:12],
+                 changed or "no option changed")
+        self.subscribers.notify(old, new)
+
+    def _swap(self, new: ButterflyConfig) -> None:
+        self._current = new
+        try:
+            write_mirror(
+                str(new.model.node.data_dir), self._revision, new.cluster_hash, new.to_toml()
+            )
+        except OSError as exc:
+            log.error("could not write the current.toml mirror: %s", exc)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def veto(self, document: bytes) -> str | None:
+        """This node's local judgement of a proposal (its own options, its subscribers)."""
+        proposed, why = documents.why_not_here(self._base, document, self._local, self._revision)
+        if proposed is None:
+            return why
+        return self.subscribers.veto(proposed)
+
+    # -- history, watch, sync, audit ------------------------------------------
+    def history(self, limit: int, scope: Literal["cluster", "local"]) -> list[dict[str, Any]]:
+        limit = max(1, min(limit, 1000))
+        if scope == "local":
+            return [
+                {
+                    "seq": c.seq,
+                    "timestamp": c.timestamp,
+                    "initiator": c.initiator,
+                    "action": c.action,
+                    "changes": [{"path": x.path, "old": x.old, "new": x.new} for x in c.changes],
+                }
+                for c in self._store.list_local_changes(limit)
+            ]
+        return [
+            {
+                "revision": e.revision,
+                "cluster_hash": e.doc_hash,
+                "parent_digest": e.parent_digest,
+                "entry_digest": e.entry_digest,
+                "timestamp": e.timestamp,
+                "proposer": e.proposer,
+                "initiator": e.initiator,
+                "action": e.action,
+                "version": e.config_version,
+                "changes": [{"path": x.path, "old": x.old, "new": x.new} for x in e.changes],
+                "certified": e.certificate is not None,
+            }
+            for e in self._store.list_revisions(limit)
+        ]
+
+    async def wait_for_revision(self, after: int, timeout: float) -> int:
+        deadline = asyncio.get_running_loop().time() + max(0.0, timeout)
+        while self._revision <= after:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                break
+        return self._revision
+
+    async def sync(self) -> dict[str, Any]:
+        before = self._revision
+        self.sync_trigger()
+        await self.wait_for_revision(before, 2.0)
+        return {"revision_before": before, "revision": self._revision,
+                "cluster_hash": self.cluster_hash}
+
+    def audit(self, actor: str, action: str, outcome: str, detail: dict[str, Any]) -> None:
+        try:
+            self._store.audit(actor, action, outcome, detail)
+        except Exception:  # auditing must never take the node down; say so loudly
+            log.exception("could not write an audit record")
+
+
+def _known_paths() -> frozenset[str]:
+    from butterfly_config.schema.registry import options
+
+    return frozenset(options())
