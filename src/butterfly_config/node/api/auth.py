@@ -69,6 +69,21 @@ class AccessGate:
         self._jwt = self._jwt_verifier(settings)
         self._api_keys = self._key_store(settings)
 
+    def reconfigure(self, settings: ApiSettings) -> None:
+        """Apply changed auth options (issuer, audience, policy, lockout limits) at runtime.
+
+        Everything is built before anything is swapped, so an invalid change
+        raises and leaves the gate as it was. Lockout state is kept.
+        """
+        jwt = self._jwt_verifier(settings)
+        api_keys = self._key_store(settings)
+        self.settings = settings
+        self._jwt = jwt
+        self._api_keys = api_keys
+        self.lockout.max_failures = settings.max_failed_auth_attempts
+        self.lockout.lockout_duration = float(settings.lockout_duration_secs)
+        self.lockout.window = float(settings.lockout_duration_secs)
+
     @staticmethod
     def _jwt_verifier(settings: ApiSettings) -> JwtVerifier | None:
         if not settings.authenticates or settings.auth_method != "jwt":
