@@ -213,3 +213,14 @@ def test_context_errors_are_operator_readable(cluster: ClusterTlsFiles, tmp_path
         server_ssl_context(node.cert_file, cluster.nodes["node2"].key_file, None, False)
     with pytest.raises(ConfigError, match="cipher"):
         client_ssl_context(cluster.ca_file, min_tls_version="1.2", cipher_suites=["NOPE"])
+
+
+def test_session_tickets_can_be_turned_off(cluster: ClusterTlsFiles) -> None:
+    node = cluster.nodes["node1"]
+    on = server_ssl_context(node.cert_file, node.key_file, cluster.ca_file, True)
+    off = server_ssl_context(
+        node.cert_file, node.key_file, cluster.ca_file, True, session_tickets=False
+    )
+    assert not on.options & ssl.OP_NO_TICKET
+    assert off.options & ssl.OP_NO_TICKET
+    assert off.minimum_version == ssl.TLSVersion.TLSv1_3

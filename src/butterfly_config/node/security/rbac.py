@@ -18,6 +18,7 @@ Roles the policy does not define grant nothing.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class Policy:
     default_action: DefaultAction = "deny"
     source: str | None = None
 
-    @property
+    @functools.cached_property
     def named_permissions(self) -> frozenset[str]:
         """Every permission some role lists by name (the ones default_action never decides)."""
         named: set[str] = set()

@@ -331,11 +331,17 @@ def server_ssl_context(
     *,
     min_tls_version: str = "1.3",
     cipher_suites: Sequence[str] = (),
+    session_tickets: bool = True,
 ) -> ssl.SSLContext:
-    """A server context; with `verify_client` a CA-signed client certificate is required."""
+    """A server context; with `verify_client` a CA-signed client certificate is required.
+
+    `session_tickets` is `security.tls.session_resumption`: False turns tickets off.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = _tls_version(min_tls_version)
     _apply_ciphers(context, cipher_suites)
+    if not session_tickets:
+        context.options |= ssl.OP_NO_TICKET
     if verify_client and ca_file is None:
         raise _tls_error(
             "verify_client needs a CA file to check client certificates against",
