@@ -8,10 +8,11 @@ stops all of them together. TLS comes from files named in `security.tls`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
-from dataclasses import dataclass
+from collections.abc import Generator
 from typing import Any
 
 import uvicorn
@@ -19,56 +20,27 @@ import uvicorn
 log = logging.getLogger("butterfly.servers")
 
 
-@dataclass(frozen=True, slots=True)
-class TlsFiles:
-    cert_file: str
-    key_file: str
-    ca_file: str
-    verify_client: bool
-
-
 def split_addr(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
     return host.strip("[]"), int(port)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn installs its own signal handlers; the node owns signals instead."""
+class NodeServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to the node, which stops every server itself."""
 
-    def install_signal_handlers(self) -> None:
-        return None
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
-def make_server(
-    app: Any,
-    addr: str,
-    *,
-    tls: TlsFiles | None = None,
-    client_cert_required: bool = False,
-    limit_concurrency: int | None = 256,
-) -> uvicorn.Server:
+def make_server(app: Any, addr: str, *, ssl_context: ssl.SSLContext | None = None) -> NodeServer:
+    from butterfly_config.node.api.server import build_config
+
     host, port = split_addr(addr)
-    kwargs: dict[str, Any] = {}
-    if tls is not None:
-        kwargs.update(
-            ssl_certfile=tls.cert_file,
-            ssl_keyfile=tls.key_file,
-            ssl_ca_certs=tls.ca_file,
-            ssl_cert_reqs=ssl.CERT_REQUIRED if client_cert_required else ssl.CERT_OPTIONAL,
-        )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=30,
-        limit_concurrency=limit_concurrency,
-        timeout_graceful_shutdown=3,
-        **kwargs,
-    )
-    return _QuietServer(config)
+    config = build_config(app, host, port, ssl_context=ssl_context)
+    config.timeout_graceful_shutdown = 3
+    config.limit_concurrency = 512
+    return NodeServer(config)
 
 
 def bind_socket(addr: str, what: str) -> socket.socket:

@@ -1,0 +1,120 @@
+"""Bytes for the consensus `HardState`, as the history store keeps them.
+
+Protocol records inside it (entries, certificates, signed votes) keep the
+consensus layer's own canonical encoding (hex inside JSON), so a stored lock
+is byte-for-byte the certificate that was verified; the plain fields are JSON.
+Decoding checks every type: a damaged row is an error, never a wrong state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+
+from butterfly_config.consensus.encoding import DecodeError, decode, encode
+from butterfly_config.consensus.messages import Entry, PrepareCertificate
+from butterfly_config.consensus.state import CommitVoteRecord, HardState, VoteRecord
+
+FORMAT = 1
+T = TypeVar("T")
+
+
+class StateCorrupt(ValueError):
+    """The stored consensus state cannot be read back."""
+
+
+def _packed(value: object | None) -> str | None:
+    return None if value is None else encode(value).hex()
+
+
+def _unpacked(text: Any, kind: type[T]) -> T | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise StateCorrupt(f"expected hex for {kind.__name__}")
+    try:
+        return decode(bytes.fromhex(text), kind)
+    except (ValueError, DecodeError) as exc:
+        raise StateCorrupt(f"{kind.__name__}: {exc}") from exc
+
+
+def encode_hard_state(state: HardState) -> bytes:
+    vote = state.vote
+    commit = state.commit_vote
+    body = {
+        "format": FORMAT,
+        "view": state.view,
+        "attempt": state.attempt,
+        "head_revision": state.head_revision,
+        "head_digest": state.head_digest,
+        "vote": None
+        if vote is None
+        else [vote.view, vote.attempt, vote.revision, vote.digest, vote.ok, vote.fast,
+              _packed(vote.entry)],
+        "commit_vote": None
+        if commit is None
+        else [commit.view, commit.attempt, commit.revision, commit.digest],
+        "lock": _packed(state.lock),
+        "lock_entry": _packed(state.lock_entry),
+        "proposal": _packed(state.proposal),
+        "proposal_view": state.proposal_view,
+        "proposal_attempt": state.proposal_attempt,
+        "reputation": [[member, score] for member, score in state.reputation],
+    }
+    return orjson.dumps(body)
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StateCorrupt("expected an integer")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise StateCorrupt("expected a string")
+    return value
+
+
+def decode_hard_state(data: bytes) -> HardState:
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StateCorrupt(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise StateCorrupt("unknown consensus state format")
+    try:
+        vote_raw = body["vote"]
+        vote = None
+        if vote_raw is not None:
+            entry = _unpacked(vote_raw[6], Entry)
+            if entry is None:
+                raise StateCorrupt("a vote without its entry")
+            vote = VoteRecord(
+                _int(vote_raw[0]), _int(vote_raw[1]), _int(vote_raw[2]), _str(vote_raw[3]),
+                bool(vote_raw[4]), bool(vote_raw[5]), entry,
+            )
+        commit_raw = body["commit_vote"]
+        commit = None
+        if commit_raw is not None:
+            commit = CommitVoteRecord(
+                _int(commit_raw[0]), _int(commit_raw[1]), _int(commit_raw[2]), _str(commit_raw[3])
+            )
+        reputation = tuple((_str(m), float(s)) for m, s in body["reputation"])
+        return HardState(
+            view=_int(body["view"]),
+            attempt=_int(body["attempt"]),
+            head_revision=_int(body["head_revision"]),
+            head_digest=_str(body["head_digest"]),
+            vote=vote,
+            commit_vote=commit,
+            lock=_unpacked(body["lock"], PrepareCertificate),
+            lock_entry=_unpacked(body["lock_entry"], Entry),
+            proposal=_unpacked(body["proposal"], Entry),
+            proposal_view=_int(body["proposal_view"]),
+            proposal_attempt=_int(body["proposal_attempt"]),
+            reputation=reputation,
+        )
+    except (KeyError, IndexError, TypeError) as exc:
+        raise StateCorrupt(f"missing or malformed field: {exc}") from exc
