@@ -31,6 +31,7 @@ from starlette.routing import Route
 log = logging.getLogger("butterfly.transport")
 
 MESSAGE_PATH = "/peer/v1/message"
+HEARTBEAT_PATH = "/peer/v1/heartbeat"
 PARTITION_PATH = "/peer/v1/test/partition"
 
 
@@ -65,8 +66,8 @@ class TransportStats:
 @dataclass
 class _Peer:
     node_id: str
-    url: str
-    queue: asyncio.Queue[bytes]
+    base_url: str
+    queue: asyncio.Queue[tuple[str, bytes]]
     task: asyncio.Task[None] | None = None
 
 
@@ -77,6 +78,7 @@ class PeerTransport:
     node_id: str
     peer_addrs: dict[str, str]
     on_receive: Callable[[bytes], None]
+    on_heartbeat: Callable[[str, bytes], None] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     client_ssl: ssl.SSLContext | None = None
     max_body_bytes: int = 8 * 1024 * 1024
@@ -104,8 +106,7 @@ class PeerTransport:
         for peer_id, addr in self.peer_addrs.items():
             if peer_id == self.node_id:
                 continue
-            url = f"{scheme}://{addr}{MESSAGE_PATH}"
-            peer = _Peer(peer_id, url, asyncio.Queue(self.queue_size))
+            peer = _Peer(peer_id, f"{scheme}://{addr}", asyncio.Queue(self.queue_size))
             peer.task = asyncio.create_task(self._pump(peer), name=f"peer-send-{peer_id}")
             self._peers[peer_id] = peer
 
@@ -121,7 +122,7 @@ class PeerTransport:
             await self._client.aclose()
             self._client = None
 
-    def send(self, to: str, payload: bytes) -> None:
+    def send(self, to: str, payload: bytes, path: str = MESSAGE_PATH) -> None:
         """Queue `payload` for `to`; never blocks. A full queue drops its oldest entry."""
         peer = self._peers.get(to)
         if peer is None:
@@ -133,23 +134,29 @@ class PeerTransport:
             with contextlib.suppress(asyncio.QueueEmpty):
                 peer.queue.get_nowait()
             self.stats.dropped_queue_full += 1
-        peer.queue.put_nowait(payload)
+        peer.queue.put_nowait((path, payload))
 
-    def broadcast(self, payload: bytes) -> None:
+    def broadcast(self, payload: bytes, path: str = MESSAGE_PATH) -> None:
         for peer_id in self._peers:
-            self.send(peer_id, payload)
+            self.send(peer_id, payload, path)
+
+    @property
+    def peer_ids(self) -> list[str]:
+        return list(self._peers)
 
     async def _pump(self, peer: _Peer) -> None:
         assert self._client is not None
         while True:
-            payload = await peer.queue.get()
-            for attempt in range(self.retry.max_retries + 1):
+            path, payload = await peer.queue.get()
+            # Heartbeats are not retried: a late heartbeat is worse than none.
+            attempts = 1 if path == HEARTBEAT_PATH else self.retry.max_retries + 1
+            for attempt in range(attempts):
                 if peer.node_id in self.blocked_peers:
                     self.stats.dropped_blocked += 1
                     break
                 try:
                     response = await self._client.post(
-                        peer.url,
+                        peer.base_url + path,
                         content=payload,
                         headers={"Content-Type": "application/octet-stream"},
                     )
@@ -159,7 +166,7 @@ class PeerTransport:
                 except httpx.HTTPError as exc:
                     log.debug("send to %s failed: %s", peer.node_id, exc)
                 self.stats.send_failures += 1
-                if attempt == self.retry.max_retries:
+                if attempt == attempts - 1:
                     break
                 # A newer message for this peer supersedes retrying an old one.
                 if not peer.queue.empty():
@@ -167,7 +174,7 @@ class PeerTransport:
                 await asyncio.sleep(self.retry.delay_s(attempt, self._rng))
 
     # -- inbound --------------------------------------------------------------
-    async def _receive(self, request: Request) -> Response:
+    async def _read_body(self, request: Request) -> bytes | Response:
         sender = request.headers.get("x-butterfly-node", "")
         if sender in self.blocked_peers:
             self.stats.dropped_blocked += 1
@@ -183,10 +190,27 @@ class PeerTransport:
                 self.stats.rejected_too_large += 1
                 return JSONResponse({"error": "message too large"}, status_code=413)
         self.stats.received += 1
+        return bytes(body)
+
+    async def _receive(self, request: Request) -> Response:
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
         try:
-            self.on_receive(bytes(body))
+            self.on_receive(body)
         except Exception:  # the protocol refuses bad input itself; never fail the peer's request
             log.exception("peer message handler failed")
+        return Response(status_code=202)
+
+    async def _heartbeat(self, request: Request) -> Response:
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.on_heartbeat is not None:
+            try:
+                self.on_heartbeat(request.headers.get("x-butterfly-node", ""), body)
+            except ValueError as exc:
+                return JSONResponse({"error": f"bad heartbeat: {exc}"}, status_code=400)
         return Response(status_code=202)
 
     async def _partition(self, request: Request) -> Response:
@@ -205,6 +229,7 @@ class PeerTransport:
     def asgi_app(self, extra_routes: list[Route] | None = None) -> Starlette:
         routes = [
             Route(MESSAGE_PATH, self._receive, methods=["POST"]),
+            Route(HEARTBEAT_PATH, self._heartbeat, methods=["POST"]),
             Route(PARTITION_PATH, self._partition, methods=["POST"]),
             *(extra_routes or []),
         ]
