@@ -272,10 +272,12 @@ class ViewChange(SignedMessage):
     lock_entry: Entry | None
     vote_view: int
     vote_attempt: int
+    vote_fast: bool
     vote_entry: Entry | None
-    """The entry of the member's highest-ballot PREPARE_OK for `revision`, if any."""
-    vote_abort: Abort | None
-    """A signed ABORT of that vote's ballot, when the member received one."""
+    """The member's highest-ballot PREPARE_OK for `revision` (ballot, fast flag,
+    entry) that was not definitively aborted; None if there is none. A claim
+    inside the signed report, never the vote's own signature, so reports
+    cannot be assembled into a fast certificate."""
     signature: bytes = b""
 
 
@@ -312,6 +314,8 @@ class CommitRequest(SignedMessage):
     attempt: int
     revision: int
     certificate: PrepareCertificate
+    entry: Entry
+    """The certified entry, so a member that missed PROPOSE can still lock on it."""
     signature: bytes = b""
 
 

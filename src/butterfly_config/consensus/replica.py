@@ -4,19 +4,87 @@ No I/O, no clock, no threads. The caller feeds it messages (`step`), time
 (`tick`) and client proposals (`propose`), and collects `Ready` batches of
 state to persist, messages to send, revisions to apply and events.
 See docs/consensus.md for the protocol and its safety argument.
+
+Reading guide: one handler per message type (`_on_<type>`), grouped as
+member side (answers a coordinator), coordinator side (drives a ballot),
+view change, catch-up. Every handler first checks the message against the
+replica's state and drops what does not fit; evidence is recorded only for
+what a signature proves.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from butterfly_config.consensus.crypto import KeyRing, Signer
-from butterfly_config.consensus.messages import Decided, HashFn, Message
+from butterfly_config.consensus.certificates import Verifier
+from butterfly_config.consensus.crypto import KeyRing, Signer, sign_message
+from butterfly_config.consensus.messages import (
+    Abort,
+    Ballot,
+    CommitCertificate,
+    CommitRequest,
+    CommitVote,
+    ConfigApplied,
+    Decided,
+    Entry,
+    Fetch,
+    FetchReply,
+    Finalize,
+    Forward,
+    HashFn,
+    Message,
+    NewView,
+    PrepareCertificate,
+    PrepareOk,
+    PrepareReject,
+    Propose,
+    Refuse,
+    RefuseKind,
+    SignedMessage,
+    Status,
+    ViewChange,
+    make_entry,
+)
 from butterfly_config.consensus.params import ConsensusParams
-from butterfly_config.consensus.state import HardState, MemberState, Ready, Verdict
+from butterfly_config.consensus.reputation import Reputation
+from butterfly_config.consensus.rounds import (
+    ClientRequest,
+    Collection,
+    CoordinatorRound,
+    FinalizeResend,
+    OwnRequest,
+)
+from butterfly_config.consensus.selection import Selection, report_problem, reports_problem, select
+from butterfly_config.consensus.state import (
+    CaughtUp,
+    CommitVoteRecord,
+    Event,
+    EvidenceFound,
+    HardState,
+    MemberState,
+    Outbound,
+    ProposalAborted,
+    ProposalCommitted,
+    ProposalRefused,
+    Ready,
+    ReputationChanged,
+    Verdict,
+    ViewChanged,
+    ViewChangeFailed,
+    VoteRecord,
+)
+
+M = TypeVar("M", bound=SignedMessage)
 
 Validator = Callable[[bytes, bytes], Verdict]
 """validate(proposed_document, current_head_document) -> Verdict."""
+
+FETCH_BATCH = 64
+"""Revisions per FETCH_REPLY."""
+
+FINALIZE_RESENDS = 3
 
 
 class Replica:
@@ -38,28 +106,141 @@ class Replica:
         now_ms: int = 0,
         keyring: KeyRing | None = None,
     ) -> None:
-        raise NotImplementedError
+        if signer.node_id not in params.member_ids:
+            raise ValueError(f"{signer.node_id!r} is not a member of {params.cluster_name!r}")
+        if not log or log[0].entry.revision != 0:
+            raise ValueError("the log must start with revision 0")
+        for index, decided in enumerate(log):
+            entry = decided.entry
+            if entry.revision != index:
+                raise ValueError(f"log entry {index} holds revision {entry.revision}")
+            if index and entry.parent_digest != log[index - 1].entry.digest:
+                raise ValueError(f"revision {index} does not chain to revision {index - 1}")
+        self._params = params
+        self._signer = signer
+        self._id = signer.node_id
+        self._keyring = keyring or KeyRing(
+            {m.node_id: m.public_key for m in params.members}, params.signing_algorithm
+        )
+        self._validate = validate
+        self._hash = hash_fn
+        self._log: list[Decided] = list(log)
+        self._verifier = Verifier(params, self._keyring, hash_fn, log[0].entry)
+        self._now = now_ms
 
-    # -- inputs
+        hs = hard_state
+        if hs is not None and hs.head_revision > self.head_revision:
+            raise ValueError("hard state is ahead of the log: the log lost committed revisions")
+        if hs is not None and self._log[hs.head_revision].entry.digest != hs.head_digest:
+            raise ValueError("hard state names a different head digest than the log")
+        self._view = hs.view if hs else 0
+        self._attempt = hs.attempt if hs else 0
+        same_head = hs is not None and hs.head_revision == self.head_revision
+        self._vote: VoteRecord | None = hs.vote if hs and same_head else None
+        self._reportable: tuple[VoteRecord, ...] = hs.reportable if hs and same_head else ()
+        self._commit_vote: CommitVoteRecord | None = hs.commit_vote if hs and same_head else None
+        self._lock: PrepareCertificate | None = hs.lock if hs and same_head else None
+        self._lock_entry: Entry | None = hs.lock_entry if hs and same_head else None
+        self._proposal: Entry | None = hs.proposal if hs and same_head else None
+        self._proposal_ballot: Ballot = (
+            (hs.proposal_view, hs.proposal_attempt) if hs and same_head else (-1, -1)
+        )
+        if hs is not None and not same_head:
+            self._attempt = 0
+        self._reputation = Reputation(
+            params.reputation, params.member_ids, hs.reputation if hs else ()
+        )
+
+        # outputs
+        self._outbox: list[Outbound] = []
+        self._events: list[Event] = []
+        self._committed_out: list[Decided] = []
+        self._dirty = hard_state is None
+        self._version = 0
+        self._loopback: deque[Message] = deque()
+
+        # soft state
+        self._established = True
+        self._vc_round = 0
+        self._vc_failed_reported = False
+        self._last_progress = now_ms
+        self._next_vc_resend = 0
+        self._view_reports: tuple[ViewChange, ...] | None = () if self._view == 0 else None
+        self._ballot_reports: tuple[ViewChange, ...] | None = (
+            () if (self._view, self._attempt) == (0, 0) else None
+        )
+        if self._attempt == 0 and self._view_reports is not None:
+            self._ballot_reports = self._view_reports
+        self._round: CoordinatorRound | None = None
+        self._collections: dict[Ballot, Collection] = {}
+        self._vc_seen: dict[str, int] = {}
+        self._queued: ClientRequest | None = None
+        self._held_request: ClientRequest | None = None
+        self._own: dict[str, OwnRequest] = {}
+        self._responses: dict[Ballot, Message] = {}
+        self._seen: dict[tuple[str, str, int, int, int], Message] = {}
+        self._proposals_seen: dict[Ballot, Propose] = {}
+        self._finalize_resend: FinalizeResend | None = None
+        self._fetch_blocked_until = -1
+        self._next_status = now_ms
+
+    # ================================================================ inputs
+
     def propose(self, request_id: str, document: bytes, initiator: str = "") -> None:
-        """Start (or forward to the coordinator) a cluster-wide change."""
-        raise NotImplementedError
+        """Start (or forward to the coordinator) a cluster-wide change.
+
+        The outcome arrives as an event: ProposalCommitted, ProposalAborted
+        or ProposalRefused (busy / invalid / not_ready).
+        """
+        if request_id in self._own:
+            self._events.append(
+                ProposalRefused(request_id, "busy", "this request id is already in flight")
+            )
+            return
+        request = ClientRequest(request_id, self._id, initiator, document)
+        self._own[request_id] = OwnRequest(
+            request,
+            forward_deadline_ms=self._now
+            + self._params.scaled(self._params.pre_prepare_timeout_ms),
+            outcome_deadline_ms=self._now + self._outcome_timeout(),
+        )
+        if self.coordinator == self._id:
+            self._on_client_request(request)
+        else:
+            self._send(self.coordinator, self._forward_message(request))
+        self._drain()
 
     def step(self, message: Message) -> None:
-        """Handle one message from a peer (signature checked here)."""
-        raise NotImplementedError
+        """Handle one message from a peer (its signature is checked here)."""
+        if self._reputation.is_isolated(message.sender) or message.sender == self._id:
+            return
+        if self._verifier.message_problem(message) is not None:
+            return
+        self._dispatch(message)
+        self._drain()
 
     def tick(self, now_ms: int) -> None:
         """Advance the replica's notion of time (monotonic milliseconds)."""
-        raise NotImplementedError
+        if now_ms < self._now:
+            return
+        self._now = now_ms
+        self._tick_own_requests()
+        self._tick_coordinator()
+        self._tick_progress()
+        self._tick_status()
+        self._drain()
 
     def suspect_coordinator(self) -> None:
         """The failure detector suspects the coordinator: start a view change now."""
-        raise NotImplementedError
+        if self.coordinator != self._id:
+            self._start_view_change(self._view + 1)
+            self._drain()
 
     def request_sync(self) -> None:
-        """Ask every peer for its head now (butterfly config sync)."""
-        raise NotImplementedError
+        """Ask every peer for the revisions after this replica's head now."""
+        fetch = self._sign(Fetch(*self._header(self.head_revision)))
+        self._broadcast(fetch)
+        self._fetch_blocked_until = self._now + self._params.status_interval_ms
 
     def set_params(self, params: ConsensusParams) -> None:
         """Swap timeouts/reputation/protocol live (membership may not change).
@@ -68,46 +249,1051 @@ class Replica:
         stepping any further message, so every member switches at the same
         revision.
         """
-        raise NotImplementedError
+        if not self._params.same_cluster(params):
+            raise ValueError(
+                "cluster name, members, f, coordinator and signing algorithm "
+                "cannot change at runtime"
+            )
+        self._params = params
+        self._verifier.params = params
+        self._reputation.params = params.reputation
 
     def reset_reputation(self, member: str) -> None:
         """Operator action: give an isolated member a fresh start."""
-        raise NotImplementedError
+        if self._reputation.reset(member):
+            self._reputation_changed(member)
 
-    # -- outputs
+    # ================================================================ outputs
+
     def has_ready(self) -> bool:
-        raise NotImplementedError
+        return bool(self._dirty or self._outbox or self._events or self._committed_out)
 
     def ready(self) -> Ready:
-        raise NotImplementedError
+        """Everything produced since the last advance (see consensus.state)."""
+        return Ready(
+            self._hard_state() if self._dirty else None,
+            tuple(self._committed_out),
+            tuple(self._outbox),
+            tuple(self._events),
+        )
 
     def advance(self, ready: Ready) -> None:
-        raise NotImplementedError
+        """The caller persisted, sent and applied `ready`: forget it."""
+        del self._committed_out[: len(ready.committed)]
+        del self._outbox[: len(ready.messages)]
+        del self._events[: len(ready.events)]
+        if ready.hard_state is not None and ready.hard_state == self._hard_state():
+            self._dirty = False
 
-    # -- read-only status
+    # ================================================================ status
+
     @property
     def node_id(self) -> str:
-        raise NotImplementedError
+        return self._id
+
+    @property
+    def params(self) -> ConsensusParams:
+        return self._params
 
     @property
     def view(self) -> int:
-        raise NotImplementedError
+        return self._view
+
+    @property
+    def ballot(self) -> Ballot:
+        return (self._view, self._attempt)
 
     @property
     def coordinator(self) -> str:
-        raise NotImplementedError
+        return self._params.coordinator_of(self._view)
 
     @property
     def head(self) -> Decided:
-        raise NotImplementedError
+        return self._log[-1]
+
+    @property
+    def head_revision(self) -> int:
+        return len(self._log) - 1
+
+    @property
+    def log(self) -> tuple[Decided, ...]:
+        return tuple(self._log)
+
+    @property
+    def established(self) -> bool:
+        """False while a view change this replica joined is not complete."""
+        return self._established
 
     @property
     def in_flight(self) -> bool:
         """True while this replica knows of an update being agreed."""
-        raise NotImplementedError
+        return bool(
+            self._round is not None
+            or self._queued is not None
+            or self._own
+            or (self._vote is not None and self._vote_active())
+            or self._lock is not None
+        )
 
     def reputation(self, member: str) -> float:
-        raise NotImplementedError
+        return self._reputation.score(member)
 
     def member_state(self, member: str) -> MemberState:
-        raise NotImplementedError
+        return self._reputation.state(member)
+
+    # ================================================================ plumbing
+
+    def _hard_state(self) -> HardState:
+        return HardState(
+            view=self._view,
+            attempt=self._attempt,
+            head_revision=self.head_revision,
+            head_digest=self.head.entry.digest,
+            vote=self._vote,
+            commit_vote=self._commit_vote,
+            lock=self._lock,
+            lock_entry=self._lock_entry,
+            proposal=self._proposal,
+            proposal_view=self._proposal_ballot[0],
+            proposal_attempt=self._proposal_ballot[1],
+            reputation=self._reputation.snapshot(),
+            reportable=self._reportable,
+        )
+
+    def _header(
+        self, revision: int, ballot: Ballot | None = None
+    ) -> tuple[str, str, int, int, int]:
+        view, attempt = ballot if ballot is not None else (self._view, self._attempt)
+        return (self._params.cluster_name, self._id, view, attempt, revision)
+
+    def _sign(self, message: M) -> M:
+        return sign_message(self._signer, message)
+
+    def _send(self, to: str, message: Message) -> None:
+        if to == self._id:
+            self._loopback.append(message)
+        else:
+            self._outbox.append(Outbound(to, message))
+
+    def _broadcast(self, message: Message, include_self: bool = False) -> None:
+        for member in self._params.member_ids:
+            if member != self._id:
+                self._outbox.append(Outbound(member, message))
+        if include_self:
+            self._loopback.append(message)
+
+    def _drain(self) -> None:
+        """Deliver messages this replica sent to itself (no signature check needed)."""
+        while self._loopback:
+            self._dispatch(self._loopback.popleft())
+
+    def _touch(self) -> None:
+        self._dirty = True
+
+    def _dispatch(self, message: Message) -> None:
+        handler = _HANDLERS.get(type(message))
+        if handler is not None:
+            handler(self, message)
+
+    def _outcome_timeout(self) -> int:
+        p = self._params
+        phases = p.pre_prepare_timeout_ms + p.prepare_timeout_ms + p.commit_timeout_ms
+        return p.scaled(phases) + 2 * p.scaled(p.view_change_timeout_ms)
+
+    def _head_document(self) -> bytes:
+        return self.head.entry.document
+
+    # ================================================================ evidence
+
+    def _evidence(self, member: str, kind: str, detail: str, critical: bool = True) -> None:
+        self._events.append(EvidenceFound(member, kind, detail))
+        if self._reputation.penalize(member, critical):
+            self._reputation_changed(member)
+
+    def _reputation_changed(self, member: str) -> None:
+        self._touch()
+        self._events.append(
+            ReputationChanged(
+                member, self._reputation.score(member), self._reputation.state(member)
+            )
+        )
+
+    def _check_equivocation(
+        self, kind: str, message: Propose | PrepareOk | PrepareReject | CommitVote, digest: str
+    ) -> bool:
+        """Remember one signed answer per (kind, sender, ballot, revision).
+
+        Returns False (and records evidence) when the sender already signed a
+        different digest for the same slot.
+        """
+        key = (kind, message.sender, message.view, message.attempt, message.revision)
+        earlier = self._seen.get(key)
+        if earlier is None:
+            self._seen[key] = message
+            return True
+        earlier_digest = getattr(earlier, "digest", None)
+        if isinstance(earlier, Propose):
+            earlier_digest = earlier.entry.digest
+        same = earlier_digest == digest and type(earlier) is type(message)
+        if not same:
+            self._evidence(
+                message.sender,
+                "equivocation",
+                f"signed two different {kind} answers for ballot "
+                f"{message.ballot} revision {message.revision}",
+            )
+            return False
+        return True
+
+    # ================================================================ client requests
+
+    def _forward_message(self, request: ClientRequest) -> Forward:
+        forward = Forward(
+            *self._header(self.head_revision + 1),
+            request_id=request.request_id,
+            initiator=request.initiator,
+            document=request.document,
+        )
+        return self._sign(forward)
+
+    def _on_forward(self, message: Forward) -> None:
+        request = ClientRequest(
+            message.request_id, message.sender, message.initiator, message.document
+        )
+        if self.coordinator == self._id and self._established:
+            self._on_client_request(request)
+        elif self._held_request is None:
+            # A forward broadcast because the coordinator did not answer: hold it,
+            # so that whoever coordinates next can propose it.
+            self._held_request = request
+
+    def _refuse(self, request: ClientRequest, kind: RefuseKind, reason: str) -> None:
+        if request.origin == self._id:
+            if self._own.pop(request.request_id, None) is not None:
+                self._events.append(ProposalRefused(request.request_id, kind, reason))
+            return
+        refuse = Refuse(
+            *self._header(self.head_revision + 1),
+            request_id=request.request_id,
+            kind=kind,
+            reason=reason,
+        )
+        self._send(request.origin, self._sign(refuse))
+
+    def _on_refuse(self, message: Refuse) -> None:
+        if message.sender != self.coordinator:
+            return
+        if self._own.pop(message.request_id, None) is not None:
+            self._events.append(ProposalRefused(message.request_id, message.kind, message.reason))
+
+    def _on_client_request(self, request: ClientRequest) -> None:
+        """Coordinator: accept one client request at a time."""
+        active = self._round.entry.request_id if self._round else None
+        queued = self._queued.request_id if self._queued else None
+        if request.request_id in (active, queued):
+            return
+        if any(d.entry.request_id == request.request_id for d in self._log[-8:]):
+            return
+        if self._round is not None or self._queued is not None:
+            self._refuse(request, "busy", "another configuration update is in progress")
+            return
+        verdict = self._validate(request.document, self._head_document())
+        if not verdict.ok:
+            self._refuse(request, "invalid", verdict.reason)
+            return
+        self._queued = request
+        self._try_start()
+
+    # ================================================================ coordinator
+
+    def _justification(self) -> tuple[ViewChange, ...] | None:
+        """The reports that justify proposing in the current ballot, if known."""
+        if (self._view, self._attempt) == (0, 0):
+            return ()
+        return self._ballot_reports
+
+    def _try_start(self) -> None:
+        """Coordinator: propose in the current ballot if allowed and useful."""
+        if self.coordinator != self._id or not self._established or self._round is not None:
+            return
+        ballot = (self._view, self._attempt)
+        if ballot in self._collections:
+            return  # still gathering reports for this ballot
+        justification = self._justification()
+        if justification is None:
+            if self._queued is not None or self._lock is not None:
+                self._reballot("the coordinator has no justification for its ballot")
+            return
+        revision = self.head_revision + 1
+        selection = (
+            select(justification, revision, self._params.f) if justification else Selection("free")
+        )
+        if selection.kind == "stale":
+            for report in justification:
+                if report.revision > revision:
+                    self._fetch_from(report.sender)
+                    break
+            return
+        if self._proposal is not None and self._proposal_ballot == ballot:
+            entry: Entry = self._proposal
+            forced = selection.kind == "forced"
+            if selection.entry is not None and selection.entry.digest != entry.digest:
+                self._reballot("the coordinator's earlier proposal conflicts with the reports")
+                return
+        elif selection.kind == "forced":
+            assert selection.entry is not None
+            entry = selection.entry
+            forced = True
+            if self._queued is not None and self._queued.request_id != entry.request_id:
+                request, self._queued = self._queued, None
+                self._refuse(request, "busy", "an earlier update must be finished first")
+        elif self._queued is not None:
+            request = self._queued
+            verdict = self._validate(request.document, self._head_document())
+            if not verdict.ok:
+                self._queued = None
+                self._refuse(request, "invalid", verdict.reason)
+                return
+            entry = make_entry(
+                self._hash,
+                self._params.cluster_name,
+                revision,
+                self.head.entry.digest,
+                request.document,
+                request.request_id,
+                request.origin,
+                request.initiator,
+            )
+            forced = False
+        else:
+            return
+        if self._queued is not None and self._queued.request_id == entry.request_id:
+            self._queued = None
+        self._proposal = entry
+        self._proposal_ballot = ballot
+        self._touch()
+        fast = self._params.protocol == "optimistic_pbft"
+        self._round = CoordinatorRound(
+            ballot,
+            entry,
+            forced=forced,
+            fast=fast,
+            started_ms=self._now,
+            next_resend_ms=self._now + self._resend_interval(self._params.prepare_timeout_ms),
+        )
+        self._finalize_resend = None
+        propose = Propose(
+            *self._header(revision, ballot),
+            entry=entry,
+            fast=fast,
+            justification=justification,
+        )
+        self._broadcast(self._sign(propose), include_self=True)
+
+    def _resend_interval(self, base_ms: int) -> int:
+        return max(1, self._params.scaled(base_ms) // 4)
+
+    def _on_prepare_response(self, message: PrepareOk | PrepareReject) -> None:
+        kind = "prepare"
+        if not self._check_equivocation(kind, message, message.digest):
+            return
+        rnd = self._round
+        if rnd is None or message.ballot != rnd.ballot or message.revision != rnd.entry.revision:
+            return
+        if message.digest != rnd.entry.digest:
+            self._evidence(
+                message.sender, "vote_for_unproposed", "voted for a digest never proposed"
+            )
+            return
+        if message.sender in rnd.responded:
+            return
+        if isinstance(message, PrepareOk):
+            if message.fast != rnd.fast:
+                return
+            rnd.oks[message.sender] = message
+        elif self._reject_counts(rnd, message):
+            rnd.rejects[message.sender] = message
+        else:
+            rnd.ignored.add(message.sender)
+        self._advance_prepare()
+
+    def _reject_counts(self, rnd: CoordinatorRound, reject: PrepareReject) -> bool:
+        """Whether a PREPARE_REJECT may abort the round (evidence if it is a lie)."""
+        if reject.kind == "invalid":
+            verdict = self._validate(rnd.entry.document, self._head_document())
+            if verdict.ok or verdict.kind != "invalid":
+                self._evidence(
+                    reject.sender,
+                    "false_reject",
+                    f"cited a validation error the coordinator does not reproduce: {reject.reason}",
+                )
+                return False
+            return True
+        if rnd.forced:
+            return False
+        self._evidence(
+            reject.sender, "unverifiable_veto", f"vetoed: {reject.reason}", critical=False
+        )
+        return True
+
+    def _advance_prepare(self) -> None:
+        rnd = self._round
+        if rnd is None or rnd.phase != "prepare":
+            return
+        n, q = self._params.n, self._params.quorum
+        if rnd.rejects:
+            self._abort(rnd, "; ".join(f"{m}: {r.reason}" for m, r in sorted(rnd.rejects.items())))
+            return
+        if rnd.fast and len(rnd.oks) == n:
+            votes = tuple(rnd.oks[m] for m in sorted(rnd.oks))
+            view, attempt = rnd.ballot
+            cert = CommitCertificate(view, attempt, rnd.entry.revision, rnd.entry.digest, (), votes)
+            self._finalize(rnd.entry, cert)
+            return
+        timed_out = self._now >= rnd.started_ms + self._params.scaled(
+            self._params.prepare_timeout_ms
+        )
+        if len(rnd.oks) >= q and (len(rnd.responded) == n or timed_out):
+            self._start_commit(rnd)
+            return
+        if len(rnd.oks) + (n - len(rnd.responded)) < q:
+            self._abort(rnd, "a quorum of PREPARE_OK can no longer be reached")
+        elif timed_out:
+            self._abort(rnd, "prepare timeout")
+
+    def _start_commit(self, rnd: CoordinatorRound) -> None:
+        view, attempt = rnd.ballot
+        votes = tuple(rnd.oks[m] for m in sorted(rnd.oks))
+        cert = PrepareCertificate(view, attempt, rnd.entry.revision, rnd.entry.digest, votes)
+        rnd.phase = "commit"
+        rnd.certificate = cert
+        rnd.commit_started_ms = self._now
+        rnd.next_resend_ms = self._now + self._resend_interval(self._params.commit_timeout_ms)
+        request = CommitRequest(
+            *self._header(rnd.entry.revision, rnd.ballot), certificate=cert, entry=rnd.entry
+        )
+        self._broadcast(self._sign(request), include_self=True)
+
+    def _on_commit_vote(self, message: CommitVote) -> None:
+        if not self._check_equivocation("commit", message, message.digest):
+            return
+        rnd = self._round
+        if rnd is None or rnd.phase != "commit" or message.ballot != rnd.ballot:
+            return
+        if message.revision != rnd.entry.revision:
+            return
+        if message.digest != rnd.entry.digest:
+            self._evidence(
+                message.sender, "vote_for_unproposed", "commit vote for an uncertified digest"
+            )
+            return
+        rnd.commit_votes[message.sender] = message
+        if len(rnd.commit_votes) >= self._params.quorum:
+            view, attempt = rnd.ballot
+            votes = tuple(rnd.commit_votes[m] for m in sorted(rnd.commit_votes))
+            cert = CommitCertificate(view, attempt, rnd.entry.revision, rnd.entry.digest, votes, ())
+            self._finalize(rnd.entry, cert)
+
+    def _finalize(self, entry: Entry, cert: CommitCertificate) -> None:
+        decided = Decided(entry, cert)
+        finalize = self._sign(Finalize(*self._header(entry.revision, cert.ballot), decided=decided))
+        assert isinstance(finalize, Finalize)
+        self._round = None
+        self._broadcast(finalize)
+        self._apply(decided)
+        self._finalize_resend = FinalizeResend(
+            finalize,
+            acked={self._id},
+            next_ms=self._now + self._resend_interval(self._params.commit_timeout_ms),
+            remaining=FINALIZE_RESENDS,
+        )
+        self._try_start()
+
+    def _abort(self, rnd: CoordinatorRound, reason: str) -> None:
+        """Coordinator: give up the ballot (only before a prepare certificate)."""
+        assert rnd.phase == "prepare"
+        self._round = None
+        abort = Abort(
+            *self._header(rnd.entry.revision, rnd.ballot),
+            digest=rnd.entry.digest,
+            request_id=rnd.entry.request_id,
+            origin=rnd.entry.origin,
+            reason=reason,
+            rejects=tuple(rnd.rejects[m] for m in sorted(rnd.rejects)),
+        )
+        self._open_ballot(self._sign(abort))
+
+    def _reballot(self, reason: str) -> None:
+        """Coordinator: move to the next attempt without a round (e.g. after a restart)."""
+        digest = (
+            self._proposal.digest
+            if self._proposal_ballot == self.ballot and (self._proposal is not None)
+            else ""
+        )
+        request_id = self._proposal.request_id if digest and self._proposal else ""
+        origin = self._proposal.origin if digest and self._proposal else ""
+        abort = Abort(
+            *self._header(self.head_revision + 1),
+            digest=digest,
+            request_id=request_id,
+            origin=origin,
+            reason=reason,
+            rejects=(),
+        )
+        self._open_ballot(self._sign(abort))
+
+    def _open_ballot(self, abort: Abort) -> None:
+        target = (abort.view, abort.attempt + 1)
+        self._collections[target] = Collection(
+            target,
+            abort=abort,
+            next_resend_ms=self._now + self._resend_interval(self._params.pre_prepare_timeout_ms),
+        )
+        self._broadcast(abort, include_self=True)
+
+    def _on_config_applied(self, message: ConfigApplied) -> None:
+        resend = self._finalize_resend
+        if resend is not None and message.revision == resend.message.revision:
+            resend.acked.add(message.sender)
+
+    def _tick_coordinator(self) -> None:
+        rnd = self._round
+        if rnd is not None:
+            if rnd.phase == "prepare":
+                self._advance_prepare()
+            if self._round is rnd and self._now >= rnd.next_resend_ms:
+                self._resend_round(rnd)
+        for collection in list(self._collections.values()):
+            self._advance_collection(collection)
+            if collection.abort is not None and self._now >= collection.next_resend_ms:
+                collection.next_resend_ms = self._now + self._resend_interval(
+                    self._params.pre_prepare_timeout_ms
+                )
+                for member in self._params.member_ids:
+                    if member not in collection.reports and member != self._id:
+                        self._send(member, collection.abort)
+        resend = self._finalize_resend
+        if resend is not None and self._now >= resend.next_ms:
+            for member in self._params.member_ids:
+                if member not in resend.acked:
+                    self._send(member, resend.message)
+            resend.remaining -= 1
+            resend.next_ms = self._now + self._resend_interval(self._params.commit_timeout_ms)
+            if resend.remaining <= 0 or len(resend.acked) == self._params.n:
+                self._finalize_resend = None
+
+    def _resend_round(self, rnd: CoordinatorRound) -> None:
+        if rnd.phase == "prepare":
+            rnd.next_resend_ms = self._now + self._resend_interval(self._params.prepare_timeout_ms)
+            proposed = self._proposals_seen.get(rnd.ballot)
+            if proposed is None:
+                return
+            message: Message = proposed
+            missing = [m for m in self._params.member_ids if m not in rnd.responded]
+        else:
+            rnd.next_resend_ms = self._now + self._resend_interval(self._params.commit_timeout_ms)
+            assert rnd.certificate is not None
+            message = self._sign(
+                CommitRequest(
+                    *self._header(rnd.entry.revision, rnd.ballot),
+                    certificate=rnd.certificate,
+                    entry=rnd.entry,
+                )
+            )
+            missing = [m for m in self._params.member_ids if m not in rnd.commit_votes]
+        for member in missing:
+            if member != self._id:
+                self._send(member, message)
+
+    # ================================================================ member side
+
+    def _vote_active(self) -> bool:
+        vote = self._vote
+        return vote is not None and (vote.view, vote.attempt) == (self._view, self._attempt)
+
+    def _on_propose(self, message: Propose) -> None:
+        entry = message.entry
+        if message.sender != self._params.coordinator_of(message.view):
+            return
+        if not self._check_equivocation("propose", message, entry.digest):
+            return
+        if entry.revision != message.revision:
+            self._evidence(message.sender, "invalid_proposal", "entry revision mismatch")
+            return
+        if message.revision <= self.head_revision:
+            return
+        if message.revision > self.head_revision + 1:
+            self._fetch_from(message.sender)
+            return
+        problem = self._verifier.entry_problem(entry)
+        if problem is not None:
+            self._evidence(message.sender, "invalid_proposal", problem)
+            return
+        if entry.parent_digest != self.head.entry.digest:
+            self._evidence(
+                message.sender,
+                "invalid_proposal",
+                f"parent digest of revision {entry.revision} is not the committed head",
+            )
+            return
+        ballot = message.ballot
+        if ballot < (self._view, self._attempt):
+            return
+        if message.fast != (self._params.protocol == "optimistic_pbft"):
+            return
+        earlier = self._responses.get(ballot)
+        if earlier is not None and self._vote is not None and self._vote.revision == entry.revision:
+            self._send(message.sender, earlier)
+            return
+        if self._vote is not None and (self._vote.view, self._vote.attempt) == ballot:
+            if self._vote.digest == entry.digest and self._vote.ok:
+                self._respond_ok(message, entry)
+            return
+        selection = self._check_justification(message)
+        if selection is None:
+            return
+        if selection.kind == "forced":
+            assert selection.entry is not None
+            if selection.entry.digest != entry.digest:
+                self._evidence(
+                    message.sender,
+                    "bad_justification",
+                    "proposal ignores the entry its own reports force",
+                )
+                return
+        lock = self._lock
+        if (
+            lock is not None
+            and lock.digest != entry.digest
+            and (selection.kind != "forced" or selection.basis < lock.ballot)
+        ):
+            return  # locked on a higher certificate: refuse silently
+        self._proposals_seen[ballot] = message
+        self._adopt_ballot(ballot, establishes=bool(message.justification))
+        verdict = self._validate(entry.document, self._head_document())
+        forced = selection.kind == "forced"
+        if verdict.ok or (forced and verdict.kind == "veto"):
+            self._respond_ok(message, entry)
+        else:
+            reject = PrepareReject(
+                *self._header(entry.revision, ballot),
+                digest=entry.digest,
+                kind=verdict.kind or "invalid",
+                reason=verdict.reason,
+            )
+            self._vote = VoteRecord(
+                ballot[0], ballot[1], entry.revision, entry.digest, False, message.fast, entry
+            )
+            self._touch()
+            signed = self._sign(reject)
+            self._responses[ballot] = signed
+            self._send(message.sender, signed)
+
+    def _respond_ok(self, message: Propose, entry: Entry) -> None:
+        ballot = message.ballot
+        record = VoteRecord(
+            ballot[0], ballot[1], entry.revision, entry.digest, True, message.fast, entry
+        )
+        self._vote = record
+        self._reportable = (*self._reportable, record)[-4:]
+        self._touch()
+        ok = self._sign(
+            PrepareOk(*self._header(entry.revision, ballot), entry.digest, message.fast)
+        )
+        self._responses[ballot] = ok
+        self._send(message.sender, ok)
+
+    def _check_justification(self, message: Propose) -> Selection | None:
+        """The selection the proposal's reports allow, or None if they are invalid."""
+        ballot = message.ballot
+        if ballot == (0, 0):
+            if message.justification:
+                self._evidence(message.sender, "bad_justification", "reports for ballot (0, 0)")
+                return None
+            return Selection("free")
+        problem = reports_problem(self._verifier, message.justification, ballot)
+        if problem is not None:
+            self._evidence(message.sender, "bad_justification", problem)
+            return None
+        selection = select(message.justification, message.revision, self._params.f)
+        if selection.kind == "stale":
+            return None
+        return selection
+
+    def _adopt_ballot(self, ballot: Ballot, establishes: bool) -> None:
+        """Raise the promise to `ballot`; a justified ballot also ends a view change."""
+        if ballot > (self._view, self._attempt):
+            new_view = ballot[0] > self._view
+            self._view, self._attempt = ballot
+            self._touch()
+            if new_view:
+                self._established = False
+        if establishes and not self._established and ballot[0] == self._view:
+            self._established = True
+            self._vc_round = 0
+            self._vc_failed_reported = False
+            self._last_progress = self._now
+            self._events.append(ViewChanged(self._view, self.coordinator))
+
+    def _on_commit_request(self, message: CommitRequest) -> None:
+        cert = message.certificate
+        entry = message.entry
+        if message.sender != self._params.coordinator_of(message.view):
+            return
+        if message.revision <= self.head_revision:
+            return
+        if message.revision > self.head_revision + 1:
+            self._fetch_from(message.sender)
+            return
+        if (cert.view, cert.attempt, cert.revision) != (
+            message.view,
+            message.attempt,
+            message.revision,
+        ):
+            self._evidence(message.sender, "bad_certificate", "certificate for another ballot")
+            return
+        problem = self._verifier.prepare_certificate_problem(cert) or self._verifier.entry_problem(
+            entry
+        )
+        if problem is None and entry.digest != cert.digest:
+            problem = "entry does not match the certificate"
+        if problem is None and entry.parent_digest != self.head.entry.digest:
+            problem = "certified entry does not chain to the committed head"
+        if problem is not None:
+            self._evidence(message.sender, "bad_certificate", problem)
+            return
+        if self._lock is None or cert.ballot > self._lock.ballot:
+            self._lock = cert
+            self._lock_entry = entry
+            self._touch()
+        ballot = cert.ballot
+        if ballot < (self._view, self._attempt):
+            return
+        voted = self._commit_vote
+        if voted is not None and (voted.view, voted.attempt) == ballot:
+            if voted.digest != cert.digest:
+                return
+        else:
+            self._commit_vote = CommitVoteRecord(ballot[0], ballot[1], cert.revision, cert.digest)
+            self._adopt_ballot(ballot, establishes=True)
+            self._touch()
+        vote = CommitVote(*self._header(cert.revision, ballot), digest=cert.digest)
+        self._send(message.sender, self._sign(vote))
+
+    def _on_finalize(self, message: Finalize) -> None:
+        decided = message.decided
+        revision = decided.entry.revision
+        if revision <= self.head_revision:
+            if self._log[revision].entry.digest == decided.entry.digest:
+                applied = ConfigApplied(
+                    *self._header(revision, message.ballot), digest=decided.entry.digest
+                )
+                self._send(message.sender, self._sign(applied))
+            return
+        if revision > self.head_revision + 1:
+            self._fetch_from(message.sender)
+            return
+        problem = self._verifier.decided_problem(decided)
+        if problem is None and decided.entry.parent_digest != self.head.entry.digest:
+            problem = "decided entry does not chain to the committed head"
+        if problem is not None:
+            self._evidence(message.sender, "bad_certificate", problem)
+            return
+        self._apply(decided)
+        applied = ConfigApplied(
+            *self._header(revision, message.ballot), digest=decided.entry.digest
+        )
+        self._send(message.sender, self._sign(applied))
+
+    def _on_abort(self, message: Abort) -> None:
+        if message.sender != self._params.coordinator_of(message.view):
+            return
+        if message.revision != self.head_revision + 1:
+            if message.revision > self.head_revision + 1:
+                self._fetch_from(message.sender)
+            return
+        if message.origin == self._id and self._own.pop(message.request_id, None) is not None:
+            rejected_by = tuple(r.sender for r in message.rejects)
+            self._events.append(ProposalAborted(message.request_id, message.reason, rejected_by))
+        if self._held_request is not None and self._held_request.request_id == message.request_id:
+            self._held_request = None
+        target = (message.view, message.attempt + 1)
+        if target < (self._view, self._attempt):
+            return
+        if self._verifier.abort_is_definitive(message):
+            kept = tuple(v for v in self._reportable if (v.view, v.attempt) != message.ballot)
+            if kept != self._reportable:
+                self._reportable = kept
+                self._touch()
+        self._adopt_ballot(target, establishes=False)
+        self._last_progress = self._now
+        self._send(message.sender, self._report(target))
+
+    def _apply(self, decided: Decided) -> None:
+        """Commit the next revision: log it, hand it out, reset per-revision state."""
+        self._log.append(decided)
+        self._committed_out.append(decided)
+        entry = decided.entry
+        self._vote = None
+        self._reportable = ()
+        self._commit_vote = None
+        self._lock = None
+        self._lock_entry = None
+        self._proposal = None
+        self._proposal_ballot = (-1, -1)
+        self._attempt = 0
+        self._ballot_reports = self._view_reports
+        self._responses.clear()
+        self._proposals_seen.clear()
+        self._seen = {k: v for k, v in self._seen.items() if k[4] > entry.revision}
+        self._collections.clear()
+        self._round = None
+        self._last_progress = self._now
+        self._vc_round = 0
+        self._touch()
+        if entry.origin == self._id and self._own.pop(entry.request_id, None) is not None:
+            self._events.append(ProposalCommitted(entry.request_id, entry.revision, entry.digest))
+        if self._held_request is not None and self._held_request.request_id == entry.request_id:
+            self._held_request = None
+        if self._queued is not None and self._queued.request_id == entry.request_id:
+            self._queued = None
+        cert = decided.certificate
+        if cert is not None:
+            for vote in cert.commit_votes or cert.fast_votes:
+                if self._reputation.reward(vote.sender):
+                    self._reputation_changed(vote.sender)
+
+    # ================================================================ view change
+
+    def _report(self, target: Ballot) -> ViewChange:
+        """This member's signed VIEW_CHANGE report for `target`."""
+        vote = max(self._reportable, key=lambda v: (v.view, v.attempt), default=None)
+        report = ViewChange(
+            *self._header(self.head_revision + 1, target),
+            head=self.head,
+            lock=self._lock,
+            lock_entry=self._lock_entry,
+            vote_view=vote.view if vote else -1,
+            vote_attempt=vote.attempt if vote else -1,
+            vote_fast=vote.fast if vote else False,
+            vote_entry=vote.entry if vote else None,
+        )
+        return self._sign(report)
+
+    def _vc_timeout(self) -> int:
+        p = self._params
+        rounds = min(self._vc_round, p.max_view_change_attempts)
+        return int(p.scaled(p.view_change_timeout_ms) * p.backoff_multiplier**rounds)
+
+    def _work_pending(self) -> bool:
+        return bool(
+            not self._established
+            or self._own
+            or self._held_request is not None
+            or self._vote_active()
+            or self._lock is not None
+            or self._round is not None
+        )
+
+    def _tick_progress(self) -> None:
+        if not self._work_pending():
+            self._last_progress = self._now
+            return
+        if self._now - self._last_progress >= self._vc_timeout():
+            exhausted = self._vc_round >= self._params.max_view_change_attempts
+            if not self._established and exhausted and not self._vc_failed_reported:
+                self._vc_failed_reported = True
+                self._events.append(ViewChangeFailed(self._view, self._vc_round))
+            self._start_view_change(self._view + 1)
+        elif not self._established and self._now >= self._next_vc_resend:
+            self._next_vc_resend = self._now + max(1, self._vc_timeout() // 4)
+            self._broadcast(self._report((self._view, 0)), include_self=True)
+
+    def _start_view_change(self, view: int) -> None:
+        if view <= self._view and not (view == self._view and not self._established):
+            return
+        self._view, self._attempt = view, 0
+        self._established = False
+        self._vc_round += 1
+        self._last_progress = self._now
+        self._next_vc_resend = self._now + max(1, self._vc_timeout() // 4)
+        self._round = None
+        self._view_reports = None
+        self._ballot_reports = None
+        self._touch()
+        self._broadcast(self._report((view, 0)), include_self=True)
+
+    def _on_view_change(self, message: ViewChange) -> None:
+        target = message.ballot
+        if report_problem(self._verifier, message, target) is not None:
+            return
+        if message.revision > self.head_revision + 1:
+            self._fetch_from(message.sender)
+        if target[1] == 0 and target[0] > self._view:
+            self._vc_seen[message.sender] = max(self._vc_seen.get(message.sender, 0), target[0])
+            higher = sorted(v for v in self._vc_seen.values() if v > self._view)
+            if len(higher) >= self._params.f + 1:
+                self._start_view_change(higher[0])
+        if self._params.coordinator_of(target[0]) != self._id:
+            return
+        collection = self._collections.get(target)
+        if collection is None:
+            current = (self._view, self._attempt)
+            if target <= current and self._established:
+                if target[0] == self._view:
+                    self._resend_new_view(message.sender)
+                return
+            if target < current or target[1] != 0:
+                return  # re-ballots are opened by this coordinator's own ABORT
+            collection = Collection(target)
+            self._collections[target] = collection
+        collection.reports[message.sender] = message
+        self._advance_collection(collection)
+
+    def _advance_collection(self, collection: Collection) -> None:
+        """Coordinator: establish the target ballot once enough reports are in."""
+        count = len(collection.reports)
+        if count < self._params.quorum:
+            return
+        if collection.quorum_at_ms is None:
+            collection.quorum_at_ms = self._now
+        waited = self._now - collection.quorum_at_ms
+        if count < self._params.n and waited < self._params.scaled(
+            self._params.pre_prepare_timeout_ms
+        ):
+            return
+        target = collection.target
+        if target < (self._view, self._attempt):
+            self._collections.pop(target, None)
+            return
+        reports = tuple(collection.reports[m] for m in sorted(collection.reports))
+        self._collections.pop(target, None)
+        self._ballot_reports = reports
+        if target[1] == 0:
+            self._view_reports = reports
+        new_view = NewView(*self._header(self.head_revision + 1, target), reports=reports)
+        self._broadcast(self._sign(new_view))
+        self._view, self._attempt = target
+        self._touch()
+        if not self._established or target[1] == 0:
+            was_established = self._established
+            self._established = True
+            self._vc_round = 0
+            self._vc_failed_reported = False
+            self._last_progress = self._now
+            if not was_established:
+                self._events.append(ViewChanged(self._view, self._id))
+        if self._queued is None and self._held_request is not None:
+            self._queued, self._held_request = self._held_request, None
+        self._try_start()
+
+    def _resend_new_view(self, member: str) -> None:
+        reports = self._ballot_reports
+        if reports:
+            new_view = NewView(*self._header(self.head_revision + 1), reports=reports)
+            self._send(member, self._sign(new_view))
+
+    def _on_new_view(self, message: NewView) -> None:
+        if message.sender != self._params.coordinator_of(message.view):
+            return
+        ballot = message.ballot
+        if ballot < (self._view, self._attempt):
+            return
+        if reports_problem(self._verifier, message.reports, ballot) is not None:
+            self._evidence(message.sender, "bad_justification", "NEW_VIEW with invalid reports")
+            return
+        self._adopt_ballot(ballot, establishes=True)
+        self._last_progress = self._now
+
+    # ================================================================ catch-up
+
+    def _fetch_from(self, peer: str) -> None:
+        if self._now < self._fetch_blocked_until or peer == self._id:
+            return
+        self._fetch_blocked_until = self._now + self._params.status_interval_ms
+        self._send(peer, self._sign(Fetch(*self._header(self.head_revision))))
+
+    def _tick_status(self) -> None:
+        if self._now < self._next_status:
+            return
+        self._next_status = self._now + self._params.status_interval_ms
+        status = Status(*self._header(self.head_revision), head_digest=self.head.entry.digest)
+        self._broadcast(self._sign(status))
+
+    def _on_status(self, message: Status) -> None:
+        if message.revision > self.head_revision:
+            self._fetch_from(message.sender)
+        elif self._log[message.revision].entry.digest != message.head_digest:
+            self._evidence(
+                message.sender,
+                "divergent_head",
+                f"claims digest {message.head_digest[:16]} for revision {message.revision}, "
+                f"committed here as {self._log[message.revision].entry.digest[:16]}",
+            )
+
+    def _on_fetch(self, message: Fetch) -> None:
+        start = message.revision + 1
+        if start > self.head_revision:
+            return
+        batch = tuple(self._log[start : start + FETCH_BATCH])
+        reply = FetchReply(*self._header(self.head_revision), decided=batch)
+        self._send(message.sender, self._sign(reply))
+
+    def _on_fetch_reply(self, message: FetchReply) -> None:
+        first = self.head_revision + 1
+        for decided in message.decided:
+            revision = decided.entry.revision
+            if revision <= self.head_revision:
+                continue
+            if revision != self.head_revision + 1:
+                break
+            problem = self._verifier.decided_problem(decided)
+            if problem is None and decided.entry.parent_digest != self.head.entry.digest:
+                problem = "fetched revision does not chain to the previous one"
+            if problem is not None:
+                self._evidence(message.sender, "bad_certificate", f"FETCH_REPLY: {problem}")
+                break
+            self._apply(decided)
+        if self.head_revision >= first:
+            self._events.append(CaughtUp(message.sender, first, self.head_revision))
+            self._try_start()
+        if message.revision > self.head_revision:
+            self._fetch_blocked_until = -1
+            self._fetch_from(message.sender)
+
+    # ================================================================ timers of own requests
+
+    def _tick_own_requests(self) -> None:
+        for request_id, own in list(self._own.items()):
+            if self._now >= own.outcome_deadline_ms:
+                del self._own[request_id]
+                self._events.append(
+                    ProposalAborted(
+                        request_id,
+                        f"no outcome within {self._outcome_timeout()} ms (no quorum or no "
+                        "coordinator reachable); the change may still commit later",
+                    )
+                )
+            elif not own.broadcast and self._now >= own.forward_deadline_ms:
+                own.broadcast = True
+                if self._round is None or self._round.entry.request_id != request_id:
+                    self._broadcast(self._forward_message(own.request))
+
+
+_HANDLERS: dict[type[SignedMessage], Callable[[Replica, Message], None]] = {
+    Propose: Replica._on_propose,  # type: ignore[dict-item]
+    PrepareOk: Replica._on_prepare_response,  # type: ignore[dict-item]
+    PrepareReject: Replica._on_prepare_response,  # type: ignore[dict-item]
+    CommitRequest: Replica._on_commit_request,  # type: ignore[dict-item]
+    CommitVote: Replica._on_commit_vote,  # type: ignore[dict-item]
+    Finalize: Replica._on_finalize,  # type: ignore[dict-item]
+    ConfigApplied: Replica._on_config_applied,  # type: ignore[dict-item]
+    Abort: Replica._on_abort,  # type: ignore[dict-item]
+    ViewChange: Replica._on_view_change,  # type: ignore[dict-item]
+    NewView: Replica._on_new_view,  # type: ignore[dict-item]
+    Forward: Replica._on_forward,  # type: ignore[dict-item]
+    Refuse: Replica._on_refuse,  # type: ignore[dict-item]
+    Status: Replica._on_status,  # type: ignore[dict-item]
+    Fetch: Replica._on_fetch,  # type: ignore[dict-item]
+    FetchReply: Replica._on_fetch_reply,  # type: ignore[dict-item]
+}

@@ -103,6 +103,9 @@ class HardState:
     proposal_view: int = -1
     proposal_attempt: int = -1
     reputation: tuple[tuple[str, float], ...] = ()
+    reportable: tuple[VoteRecord, ...] = ()
+    """PREPARE_OK votes for the pending revision not definitively aborted
+    (the highest-ballot one goes into VIEW_CHANGE reports)."""
 
 
 # ---------------------------------------------------------------- events
@@ -209,8 +212,5 @@ class Ready:
     @property
     def empty(self) -> bool:
         return (
-            self.hard_state is None
-            and not self.committed
-            and not self.messages
-            and not self.events
+            self.hard_state is None and not self.committed and not self.messages and not self.events
         )
