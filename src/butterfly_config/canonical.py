@@ -21,7 +21,8 @@ from butterfly_config.schema import registry
 from butterfly_config.schema.root import ConfigModel
 
 _OPTIONS = orjson.OPT_SORT_KEYS
-_NOT_CONFIGURATION = "include"
+_EXCLUDED = {"include"}
+"""The include directive is not configuration: in no hash."""
 
 Spec = dict[str, Any]
 """A pydantic include/exclude spec: section -> sub-spec, leaf -> True."""
@@ -42,11 +43,6 @@ def _spec(paths: typing.Iterable[str]) -> Spec:
 def _cluster_spec() -> Spec:
     """Built once: which fields a cluster dump keeps."""
     return _spec(p for p, info in registry.options().items() if info.scope == "cluster")
-
-
-@cache
-def _full_spec() -> Spec:
-    return _spec(p for p in registry.options() if not p.startswith(_NOT_CONFIGURATION + "."))
 
 
 @cache
@@ -81,8 +77,11 @@ def _normalize(document: dict[str, Any]) -> dict[str, Any]:
 
 def canonical_document(model: ConfigModel, *, cluster_only: bool = False) -> dict[str, Any]:
     """The JSON-compatible dict that is hashed (cluster-scope options only, or every option)."""
-    spec = _cluster_spec() if cluster_only else _full_spec()
-    return _normalize(model.model_dump(mode="json", include=spec, exclude_none=True))
+    if cluster_only:
+        document = model.model_dump(mode="json", include=_cluster_spec(), exclude_none=True)
+    else:
+        document = model.model_dump(mode="json", exclude=_EXCLUDED, exclude_none=True)
+    return _normalize(document)
 
 
 def canonical_bytes(model: ConfigModel, *, cluster_only: bool = False) -> bytes:
@@ -98,6 +97,22 @@ def encode(document: dict[str, Any]) -> bytes:
 def digest(data: bytes) -> str:
     """The project's hash function: BLAKE3, hex."""
     return str(blake3(data).hexdigest())
+
+
+def _cluster_part(document: dict[str, Any], spec: Spec) -> dict[str, Any]:
+    """The cluster-scope part of a full canonical document (spec built once)."""
+    out: dict[str, Any] = {}
+    for name, sub in spec.items():
+        if name in document:
+            out[name] = document[name] if sub is True else _cluster_part(document[name], sub)
+    return out
+
+
+def hashes(model: ConfigModel) -> tuple[str, str]:
+    """(cluster_hash, full_hash) from one dump of the model: cheaper than asking twice."""
+    document = canonical_document(model)
+    cluster = _cluster_part(document, _cluster_spec())
+    return digest(encode(cluster)), digest(encode(document))
 
 
 def cluster_hash(model: ConfigModel) -> str:

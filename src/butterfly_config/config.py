@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from butterfly_config.canonical import canonical_document, cluster_hash, full_hash
+from butterfly_config.canonical import canonical_document, hashes
 from butterfly_config.errors import ConfigError, ConfigIssue, ValidationFailed
 from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
@@ -226,14 +226,16 @@ class ButterflyConfig:
 
     @property
     def cluster_hash(self) -> str:
+        """BLAKE3 of the cluster-scope options (computed once, with full_hash)."""
         if self._cluster_hash is None:
-            self._cluster_hash = cluster_hash(self._model)
+            self._cluster_hash, self._full_hash = hashes(self._model)
         return self._cluster_hash
 
     @property
     def full_hash(self) -> str:
+        """BLAKE3 of every option except the include directive (computed once)."""
         if self._full_hash is None:
-            self._full_hash = full_hash(self._model)
+            self._cluster_hash, self._full_hash = hashes(self._model)
         return self._full_hash
 
     def to_dict(self) -> dict[str, Any]:

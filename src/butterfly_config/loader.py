@@ -14,7 +14,7 @@ from typing import Any
 
 from butterfly_config.config import ButterflyConfig, LoadSettings, build_config
 from butterfly_config.merge import merge_layers
-from butterfly_config.sources.defaults import defaults_layer
+from butterfly_config.schema import registry
 from butterfly_config.sources.env import DEFAULT_PREFIX, env_layer
 from butterfly_config.sources.generated import generated_node_id
 from butterfly_config.sources.layer import Layer, Source
@@ -22,7 +22,7 @@ from butterfly_config.sources.lines import LineFinder
 from butterfly_config.sources.overrides import cli_layer, runtime_layer, values_layer
 from butterfly_config.sources.toml_file import file_layers
 
-_DEFAULT_DATA_DIR = "/var/lib/butterfly"
+_DEFAULT_DATA_DIR = str(registry.options()["node.data_dir"].default)
 
 
 class ConfigLoader:
@@ -114,7 +114,13 @@ class ConfigLoader:
 
     # -- loading -------------------------------------------------------------------
     def layers(self, texts: dict[str, str] | None = None) -> list[Layer]:
-        """Every source's layer, lowest precedence first."""
+        """Every source's layer above the defaults, lowest precedence first.
+
+        The defaults (`defaults_layer()`) are not merged: the model supplies
+        exactly those values for every key no layer sets, and a leaf without
+        an origin reports itself as a default, so merging them would only cost
+        time on every load.
+        """
         includes: list[Layer] = []
         tops: list[Layer] = []
         for file in self._files:
@@ -127,7 +133,7 @@ class ConfigLoader:
         cli = cli_layer(self._set_args, **self._flags)
         overrides = values_layer(self._overrides)
         runtime = [runtime_layer(c, r) for c, r in self._runtime]
-        return [defaults_layer(), *includes, *tops, env, cli, overrides, *runtime]
+        return [*includes, *tops, env, cli, overrides, *runtime]
 
     def load(self) -> ButterflyConfig:
         """Merge every source and validate the result once; `ConfigError` lists every issue."""
@@ -148,23 +154,26 @@ class ConfigLoader:
 
 def _fill_node_id(values: dict[str, Any], origins: dict[str, Source]) -> None:
     """Generate `node.node_id` when no source set it (stable per data_dir)."""
-    node = values.get("node")
+    node = values.get("node", {})
     if not isinstance(node, dict):
-        if node is not None:
-            return  # `node` is not a table: the model reports it
-        node = values["node"] = {}
+        return  # `node` is not a table: the model reports it
     if node.get("node_id") is not None:
         return
     data_dir = node.get("data_dir")
-    node_id, source = generated_node_id(data_dir if isinstance(data_dir, str) and data_dir
-                                        else _DEFAULT_DATA_DIR)
-    node["node_id"] = node_id
+    node_id, source = generated_node_id(
+        data_dir if isinstance(data_dir, str) and data_dir else _DEFAULT_DATA_DIR
+    )
+    values["node"] = {**node, "node_id": node_id}  # the merge result's tables may be shared
     origins["node.node_id"] = source
 
 
-def load_from_args(args: Any) -> ButterflyConfig:
-    """Load what a command's parsed arguments describe (`--config`, `--set`, `--env-file`...)."""
-    loader = ConfigLoader()
+def load_from_args(args: Any, *, check_paths: bool = True) -> ButterflyConfig:
+    """Load what a command's parsed arguments describe (`--config`, `--set`, `--env-file`...).
+
+    `check_paths=False` skips the file-system checks (for reading a file meant
+    for another machine).
+    """
+    loader = ConfigLoader().check_paths(check_paths)
     for file in getattr(args, "config", None) or []:
         loader.add_file(file)
     for env_file in getattr(args, "env_file", None) or []:

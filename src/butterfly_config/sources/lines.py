@@ -21,48 +21,60 @@ def _parts(dotted: str) -> tuple[str, ...]:
     return tuple(p.strip("\"'") for p in _PART.findall(dotted))
 
 
-def find_line(text: str, path: str) -> int | None:
-    """1-based line where `path` is set (or its table starts), else None."""
-    target = tuple(path.split("."))
+def line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Every table header and key of `text` -> the 1-based line where it first appears."""
+    index: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
-    fallback: int | None = None
     in_string = False
     for number, line in enumerate(text.splitlines(), start=1):
         if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
-            was_in_string = in_string
             in_string = not in_string
-            if was_in_string:
+            if not in_string:
                 continue
         elif in_string:
             continue
         header = _HEADER.match(line)
         if header is not None:
             table = _parts(header.group(1))
-            if table == target:
-                return number
+            index.setdefault(table, number)
             continue
         key = _KEY.match(line)
-        if key is None:
-            continue
-        full = table + _parts(key.group(1))
-        if full == target:
-            return number
-        if fallback is None and len(full) < len(target) and target[: len(full)] == full:
-            fallback = number  # the value is an inline table holding the key
-    return fallback
+        if key is not None:
+            index.setdefault(table + _parts(key.group(1)), number)
+    return index
+
+
+def lookup(index: dict[tuple[str, ...], int], path: str) -> int | None:
+    """The line of `path`, else of the nearest enclosing key or table that is in the file."""
+    parts = tuple(path.split("."))
+    while parts:
+        line = index.get(parts)
+        if line is not None:
+            return line
+        parts = parts[:-1]
+    return None
+
+
+def find_line(text: str, path: str) -> int | None:
+    """1-based line where `path` is set (or the table or inline table holding it), else None."""
+    return lookup(line_index(text), path)
 
 
 class LineFinder:
-    """Finds lines in files by name; reads each file at most once, and only on demand."""
+    """Finds lines in files by name; reads and indexes each file at most once, on demand."""
 
     def __init__(self, texts: dict[str, str] | None = None) -> None:
         self._texts: dict[str, str | None] = dict(texts or {})
+        self._indexes: dict[str, dict[tuple[str, ...], int]] = {}
 
     def line(self, file: str, path: str) -> int | None:
-        if file not in self._texts:
-            try:
-                self._texts[file] = Path(file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                self._texts[file] = None
-        text = self._texts[file]
-        return None if text is None else find_line(text, path)
+        index = self._indexes.get(file)
+        if index is None:
+            if file not in self._texts:
+                try:
+                    self._texts[file] = Path(file).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    self._texts[file] = None
+            text = self._texts[file]
+            index = self._indexes[file] = {} if text is None else line_index(text)
+        return lookup(index, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -47,27 +48,40 @@ def _is_table_array(item: Any) -> bool:
     return isinstance(item, (list, tuple)) and bool(item) and all(isinstance(v, dict) for v in item)
 
 
-def _emit(table: dict[str, Any], header: str, out: list[str]) -> None:
+Annotate = Callable[[str], "str | None"]
+"""Dotted path -> a comment for its line (e.g. where the value came from), or None."""
+
+
+def _line(text: str, path: str, annotate: Annotate | None) -> str:
+    note = annotate(path) if annotate is not None else None
+    return f"{text}  # {note}" if note else text
+
+
+def _emit(table: dict[str, Any], header: str, path: str, out: list[str],
+          annotate: Annotate | None) -> None:
     scalars = [(k, v) for k, v in table.items()
                if v is not None and not isinstance(v, dict) and not _is_table_array(v)]
     if header and (scalars or not table):
-        out.append(f"\n[{header}]")
-    out.extend(f"{key(k)} = {value(v)}" for k, v in scalars)
+        out.append("\n" + _line(f"[{header}]", path, annotate))
+    for name, item in scalars:
+        out.append(_line(f"{key(name)} = {value(item)}", _join(path, name), annotate))
     for name, item in table.items():
-        path = f"{header}.{key(name)}" if header else key(name)
+        sub_header = f"{header}.{key(name)}" if header else key(name)
+        sub_path = _join(path, name)
         if isinstance(item, dict):
-            if not item:
-                out.append(f"\n[{path}]")
-            else:
-                _emit(item, path, out)
+            _emit(item, sub_header, sub_path, out, annotate)
         elif _is_table_array(item):
             for entry in item:
-                out.append(f"\n[[{path}]]")
+                out.append("\n" + _line(f"[[{sub_header}]]", sub_path, annotate))
                 out.extend(f"{key(k)} = {value(v)}" for k, v in entry.items() if v is not None)
 
 
-def to_toml(document: dict[str, Any]) -> str:
-    """`document` as TOML text (loads back equal with tomllib)."""
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def to_toml(document: dict[str, Any], annotate: Annotate | None = None) -> str:
+    """`document` as TOML text (loads back equal with tomllib); `annotate` adds comments."""
     out: list[str] = []
-    _emit(document, "", out)
+    _emit(document, "", "", out, annotate)
     return "\n".join(out).lstrip("\n") + "\n"
