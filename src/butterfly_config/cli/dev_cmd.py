@@ -220,11 +220,20 @@ def create_cluster_files(layout: DevLayout) -> None:
 def _create_tls_material(layout: DevLayout) -> None:
     from butterfly_config.node.security import tls_material
 
-    ca = tls_material.create_ca(layout.root / "tls", common_name=f"{CLUSTER_NAME} CA")
+    tls_dir = layout.root / "tls"
+    ca = tls_material.create_cluster_ca(f"{CLUSTER_NAME} CA")
+    tls_material.write_pem(ca, tls_dir / "ca.crt", tls_dir / "ca.key")
     for node in layout.nodes:
-        tls_material.issue_node_certificate(ca, node.home / "tls", common_name=node.node_id)
-    client_dir = layout.root / "tls" / "client"
-    tls_material.issue_client_certificate(ca, client_dir, common_name="dev-admin")
+        tls_material.write_pem(
+            tls_material.issue_node_certificate(ca, node.node_id),
+            node.home / "tls" / "node.crt",
+            node.home / "tls" / "node.key",
+        )
+    tls_material.write_pem(
+        tls_material.issue_client_certificate(ca, "dev-admin", roles=["admin"]),
+        tls_dir / "client" / "client.crt",
+        tls_dir / "client" / "client.key",
+    )
 
 
 def load_existing(root: Path) -> DevLayout | None:

@@ -1,0 +1,634 @@
+"""One running node: builds the parts from its configuration and runs them in one loop.
+
+Start-up order matters for safety: the history store is opened and its chain
+and certificates verified before anything is served; the consensus replica is
+rebuilt from that verified history and its persisted hard state; only then do
+the peer endpoint, the API and the tick loop start. Stopping is the reverse,
+and the store is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from butterfly_config.canonical import digest
+from butterfly_config.config import ButterflyConfig
+from butterfly_config.consensus.certificates import Verifier
+from butterfly_config.consensus.crypto import (
+    EcdsaP256Signer,
+    Ed25519Signer,
+    KeyRing,
+    Signer,
+    generate_signer,
+)
+from butterfly_config.consensus.encoding import DecodeError, decode
+from butterfly_config.consensus.messages import (
+    GENESIS_PARENT,
+    CommitCertificate,
+    Decided,
+    Entry,
+    entry_digest,
+    make_entry,
+)
+from butterfly_config.consensus.params import ConsensusParams, Member, ReputationParams
+from butterfly_config.consensus.replica import Replica
+from butterfly_config.consensus.state import (
+    CaughtUp,
+    Event,
+    EvidenceFound,
+    HardState,
+    ReputationChanged,
+    Verdict,
+    ViewChanged,
+    ViewChangeFailed,
+)
+from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
+from butterfly_config.history import HistoryStore, RevisionEntry
+from butterfly_config.history.errors import HistoryError
+from butterfly_config.node import documents
+from butterfly_config.node.agreement import ConsensusDriver
+from butterfly_config.node.logging_setup import LogSettings, apply_logging
+from butterfly_config.node.manager import ConfigManager
+from butterfly_config.node.metrics import NodeMetrics
+from butterfly_config.node.servers import bind_socket, make_server, serve_on, wait_started
+from butterfly_config.node.state_codec import StateCorrupt, decode_hard_state, encode_hard_state
+from butterfly_config.node.transport import PeerTransport, RetryPolicy
+from butterfly_config.schema.root import ConfigModel
+
+log = logging.getLogger("butterfly.node")
+
+TICK_INTERVAL_S = 0.01
+GENESIS_REQUEST = "genesis"
+GENESIS_PATH = "/peer/v1/genesis"
+
+
+def log_settings(model: ConfigModel) -> LogSettings:
+    logging_ = model.observability.logging
+    return LogSettings(
+        level=logging_.level,
+        format=logging_.format,
+        output=logging_.output,
+        file_path=str(logging_.file_path) if logging_.file_path else None,
+        include_source_location=logging_.include_source_location,
+        filters=dict(logging_.filters),
+        node_id=str(model.node.node_id or ""),
+    )
+
+
+# -- keys and members -----------------------------------------------------------------
+def load_signer(model: ConfigModel, standalone: bool) -> Signer:
+    from butterfly_config.node.security.signing_keys import load_private_key
+
+    node_id = str(model.node.node_id)
+    algorithm = model.security.signing.algorithm
+    if algorithm not in ("ed25519", "ecdsa_p256"):
+        raise ConfigError(
+            f"signing algorithm {algorithm!r} cannot sign consensus messages",
+            [ConfigIssue("security.signing.algorithm",
+                         f"{algorithm} is not supported for consensus messages",
+                         hint='use "ed25519" (recommended) or "ecdsa_p256"', rule="signing")],
+        )
+    path = Path(str(model.security.signing.private_key_file))
+    if not path.exists() and standalone:
+        log.warning("no signing key at %s: a standalone node signs with a key of this run only",
+                    path)
+        return generate_signer(node_id, algorithm)
+    key = load_private_key(path)
+    if algorithm == "ed25519":
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise ConfigIOError(f"{path}: not an ed25519 private key",
+                                hint="security.signing.algorithm must match the key file")
+        return Ed25519Signer(node_id, key)
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigIOError(f"{path}: not an ecdsa_p256 private key",
+                            hint="security.signing.algorithm must match the key file")
+    return EcdsaP256Signer(node_id, key)
+
+
+def _public_key_bytes(value: str, base_dir: str | None, option: str) -> bytes:
+    from butterfly_config.node.security.signing_keys import load_verify_key
+
+    key = load_verify_key(value, base_dir=base_dir, option=option)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def consensus_params(model: ConfigModel, signer: Signer, base_dir: str | None) -> ConsensusParams:
+    node_id = str(model.node.node_id)
+    byz = model.byzantine
+    configured = model.cluster.members
+    if configured:
+        members = tuple(
+            Member(m.node_id, str(m.addr),
+                   _public_key_bytes(m.public_key, base_dir, f"cluster.members[{i}].public_key"))
+            for i, m in enumerate(configured)
+        )
+        f = byz.f_value
+        if node_id not in {m.node_id for m in members}:
+            raise ConfigError(
+                f"this node ({node_id}) is not in cluster.members",
+                [ConfigIssue("node.node_id", f"{node_id} is not one of cluster.members",
+                             hint="add this node to [[cluster.members]] or fix node.node_id",
+                             rule="membership")],
+            )
+    else:
+        members = (Member(node_id, str(model.network.listen_addr), signer.public_key_bytes()),)
+        f = 0
+    coordinator = str(model.network.coordinator_addr)
+    index = next((i for i, m in enumerate(members) if m.addr == coordinator), 0)
+    rep = byz.reputation
+    return ConsensusParams(
+        cluster_name=model.metadata.cluster_name,
+        members=members,
+        f=f,
+        coordinator_index=index,
+        protocol=byz.agreement.protocol,
+        signing_algorithm=signer.algorithm,
+        pre_prepare_timeout_ms=byz.agreement.pre_prepare_timeout_ms,
+        prepare_timeout_ms=byz.agreement.prepare_timeout_ms,
+        commit_timeout_ms=byz.agreement.commit_timeout_ms,
+        timeout_multiplier=byz.timeout_multiplier,
+        view_change_timeout_ms=byz.view_change.timeout_ms,
+        backoff_multiplier=byz.view_change.backoff_multiplier,
+        max_view_change_attempts=byz.view_change.max_view_change_attempts,
+        reputation=ReputationParams(
+            enabled=rep.enabled,
+            initial_score=rep.initial_score,
+            suspect_threshold=rep.suspect_threshold,
+            isolate_threshold=rep.isolate_threshold,
+            recovery_rate=rep.recovery_rate,
+            decay_rate=rep.decay_rate,
+            critical_failure_penalty=rep.critical_failure_penalty,
+        ),
+    )
+
+
+def tls_contexts(model: ConfigModel) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None,
+                                              ssl.SSLContext | None]:
+    """(API server, peer server, peer client) contexts; all None when TLS is off."""
+    tls = model.security.tls
+    if not tls.enabled:
+        return None, None, None
+    from butterfly_config.node.security.tls_material import client_ssl_context, server_ssl_context
+
+    minimum = str(tls.min_tls_version)
+    api = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
+                             verify_client=False, min_tls_version=minimum)
+    peer = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
+                              verify_client=tls.verify_client, min_tls_version=minimum)
+    client = client_ssl_context(str(tls.ca_file), cert_file=str(tls.cert_file),
+                                key_file=str(tls.key_file), min_tls_version=minimum)
+    return api, peer, client
+
+
+# -- the history store -----------------------------------------------------------------
+def _store_digest(cluster: str) -> Callable[[RevisionEntry], str]:
+    def digest_of(entry: RevisionEntry) -> str:
+        return entry_digest(digest, cluster, entry.revision, entry.parent_digest, entry.doc_hash,
+                            entry.request_id, entry.proposer, entry.initiator)
+
+    return digest_of
+
+
+def genesis_entry(cluster: str, document: bytes) -> Entry:
+    """Revision 0: the same bytes on every member that boots with the same cluster options."""
+    return make_entry(digest, cluster, 0, GENESIS_PARENT, document, GENESIS_REQUEST, "", "")
+
+
+def open_store(base: ButterflyConfig, cluster: str) -> HistoryStore:
+    data_dir = str(base.model.node.data_dir)
+    return HistoryStore.open(data_dir, digest_fn=_store_digest(cluster),
+                             genesis_parent=GENESIS_PARENT)
+
+
+def _to_decided(entry: RevisionEntry) -> Decided:
+    certificate = None
+    if entry.certificate is not None:
+        certificate = decode(entry.certificate, CommitCertificate)
+    return Decided(
+        Entry(entry.revision, entry.parent_digest, entry.doc_hash, entry.request_id,
+              entry.proposer, entry.initiator, entry.document, entry.entry_digest),
+        certificate,
+    )
+
+
+def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> list[Decided]:
+    """The verified committed history; a damaged tail is cut off (peers supply it again)."""
+
+    def certificate_ok(entry: RevisionEntry) -> bool:
+        if entry.revision == 0:
+            return entry.entry_digest == genesis.digest
+        try:
+            return verifier.decided_problem(_to_decided(entry)) is None
+        except (DecodeError, ValueError):
+            return False
+
+    report = store.verify_chain(verify_certificate=certificate_ok, hash_document=digest)
+    if not report.ok:
+        bad = report.first_bad_revision or 0
+        log.error("history store damaged at revision %s (%s): keeping revisions below it and "
+                  "catching up from peers", bad, report.reason)
+        store.truncate_after(bad - 1)
+    history = [_to_decided(e) for e in store.iter_revisions(0)]
+    if not history:
+        entry = store.make_entry(document=genesis.document, doc_hash=genesis.doc_hash,
+                                 proposer="", initiator="", action="update",
+                                 request_id=GENESIS_REQUEST)
+        store.append_revision(entry)
+        history = [Decided(genesis, None)]
+    elif history[0].entry.digest != genesis.digest:
+        log.warning("this node's file has cluster options that differ from its revision 0; "
+                    "the committed history wins")
+    return history
+
+
+# -- the node -------------------------------------------------------------------------
+@dataclass
+class PeerView:
+    """What this node last heard from a peer."""
+
+    revision: int = -1
+    cluster_hash: str = ""
+    last_seen: float = 0.0
+
+
+@dataclass
+class NodeRuntime:
+    base: ButterflyConfig
+    reload: Callable[[], ButterflyConfig] | None = None
+    config_paths: list[Path] = field(default_factory=list)
+    test_hooks: bool = field(default_factory=lambda: os.environ.get("BUTTERFLY_TEST_HOOKS") == "1")
+
+    def __post_init__(self) -> None:
+        self.metrics = NodeMetrics()
+        self.peers: dict[str, PeerView] = {}
+        self.genesis_ok: bool = False
+        self.genesis_problem: str = ""
+
+    # -- building ------------------------------------------------------------------
+    def build(self) -> None:
+        model = self.base.model
+        self.node_id = str(model.node.node_id)
+        self.standalone = not model.cluster.members
+        base_dir = str(self.config_paths[0].parent) if self.config_paths else None
+        self.signer = load_signer(model, self.standalone)
+        self.params = consensus_params(model, self.signer, base_dir)
+        self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
+                               self.params.signing_algorithm)
+        self.genesis = genesis_entry(self.params.cluster_name, documents.document_of(self.base))
+        self.store = open_store(self.base, self.params.cluster_name)
+        verifier = Verifier(self.params, self.keyring, digest, self.genesis)
+        history = recover_history(self.store, verifier, self.genesis)
+        if history[0].entry.digest != self.genesis.digest:
+            self.genesis = history[0].entry
+        hard_state = self._load_hard_state()
+        self.manager = ConfigManager(base=self.base, store=self.store,
+                                     on_local_change=self._local_changed)
+        self.manager.metrics_hook = self._metric
+        self.manager.status_provider = self.cluster_status
+        self._log_stale_file_values()
+        self.replica = Replica(
+            self.params, self.signer, self._validate, digest, history,
+            hard_state=hard_state, now_ms=self._now_ms(), keyring=self.keyring,
+        )
+        self.transport = PeerTransport(
+            node_id=self.node_id,
+            peer_addrs={m.node_id: m.addr for m in self.params.members},
+            on_receive=lambda data: self.driver.receive(data),
+            on_heartbeat=self._heartbeat_received,
+            retry=self._retry_policy(model),
+            client_ssl=tls_contexts(model)[2],
+            test_hooks=self.test_hooks,
+        )
+        self.driver = ConsensusDriver(
+            replica=self.replica,
+            persist=self._persist,
+            send=self.transport.send,
+            apply=self._apply,
+            on_event=self._event,
+            clock_ms=self._now_ms,
+        )
+        self.manager.attach(self.driver)
+        self.manager.sync_trigger = self._sync_now
+        self.metrics.set_revision(self.manager.revision)
+
+    @staticmethod
+    def _now_ms() -> int:
+        return int(time.monotonic() * 1000)
+
+    @staticmethod
+    def _retry_policy(model: ConfigModel) -> RetryPolicy:
+        retry = model.network.retry
+        return RetryPolicy(retry.max_retries, retry.initial_backoff_ms, retry.max_backoff_ms,
+                           retry.backoff_multiplier, retry.jitter_factor)
+
+    def _load_hard_state(self) -> HardState | None:
+        raw = self.store.load_consensus_state()
+        if raw is None:
+            return None
+        try:
+            state = decode_hard_state(raw)
+        except StateCorrupt as exc:
+            raise HistoryError(
+                f"{self.store.path}: the stored consensus state is unreadable ({exc})",
+                hint="the node refuses to start rather than risk voting twice; restore the "
+                     "store from a backup or remove the node's data_dir to rejoin as new",
+            ) from exc
+        head = self.store.head()
+        if head is not None and state.head_revision > head[0]:
+            log.warning("consensus state is ahead of the stored history; catching up")
+        return state
+
+    def _log_stale_file_values(self) -> None:
+        if self.manager.revision == 0:
+            return
+        file_view = documents.cluster_values(documents.document_of(self.base))
+        committed = documents.cluster_values(self.manager.head_document)
+        stale = sorted(p for p, v in file_view.items() if committed.get(p) != v)
+        if stale:
+            log.warning("committed revision %d overrides these options of the file: %s",
+                        self.manager.revision, ", ".join(stale))
+
+    # -- callbacks from the replica / driver ---------------------------------------------
+    def _validate(self, document: bytes, head_document: bytes) -> Verdict:
+        reason = documents.check_cluster_document(document, head_document)
+        if reason is not None:
+            return Verdict.invalid(reason)
+        veto = self.manager.veto(document)
+        return Verdict.veto(veto) if veto else Verdict.accept()
+
+    def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
+        """Revisions and the hard state, durable before any message of the batch is sent."""
+        state = encode_hard_state(hard_state) if hard_state is not None else None
+        head = self.store.head()
+        fresh = [d for d in committed if head is None or d.entry.revision > head[0]]
+        previous = self.manager.head_document
+        carried = False
+        for index, decided in enumerate(fresh):
+            carry = state if index == len(fresh) - 1 else None
+            self.store.append_revision(self.manager.revision_entry(decided, previous),
+                                       consensus_state=carry)
+            previous = decided.entry.document
+            carried = carry is not None
+        if state is not None and not carried:
+            self.store.save_consensus_state(state)
+
+    def _apply(self, decided: Decided) -> None:
+        old = self.manager.config
+        self.manager.apply_committed(decided)
+        new = self.manager.config
+        if new is not old:
+            self._apply_live_parameters(new.model)
+
+    def _apply_live_parameters(self, model: ConfigModel) -> None:
+        try:
+            params = consensus_params(model, self.signer, None)
+        except (ConfigError, ConfigIOError, ValueError) as exc:
+            log.error("could not apply the new protocol parameters: %s", exc)
+            return
+        if params != self.params and self.params.same_cluster(params):
+            self.replica.set_params(params)
+            self.params = params
+            log.info("protocol parameters updated live")
+
+    def _local_changed(self, old: ButterflyConfig, new: ButterflyConfig) -> None:
+        if old.model.observability.logging != new.model.observability.logging:
+            apply_logging(log_settings(new.model))
+            log.info("logging settings changed (level %s)", new.model.observability.logging.level)
+
+    def _event(self, event: Event) -> None:
+        if isinstance(event, ViewChanged):
+            log.info("view %d: coordinator %s", event.view, event.coordinator)
+            self.metrics.set_view(event.view)
+            self.manager.audit("consensus", "view-change", "established",
+                               {"view": event.view, "coordinator": event.coordinator})
+        elif isinstance(event, ViewChangeFailed):
+            log.error("no view established after %d view changes (view %d); still trying",
+                      event.attempts, event.view)
+        elif isinstance(event, EvidenceFound):
+            log.warning("evidence against %s: %s (%s)", event.member, event.kind, event.detail)
+            self.manager.audit("consensus", "evidence", event.kind,
+                               {"member": event.member, "detail": event.detail})
+        elif isinstance(event, ReputationChanged):
+            self.metrics.set_reputation(event.member, event.score)
+            self.store.save_reputation({event.member: event.score})
+            if event.state == "isolated":
+                log.warning("member %s isolated (reputation %.1f)", event.member, event.score)
+                self.manager.audit("consensus", "isolation", "isolated",
+                                   {"member": event.member, "score": event.score})
+        elif isinstance(event, CaughtUp):
+            log.info("caught up revisions %d..%d from %s", event.from_revision,
+                     event.to_revision, event.peer)
+
+    def _metric(self, name: str, value: Any) -> None:
+        if name == "update":
+            self.metrics.inc_update(str(value))
+        elif name == "validation_failure":
+            self.metrics.inc_validation_failure()
+        elif name == "revision":
+            self.metrics.set_revision(int(value))
+        elif name == "rollback":
+            self.metrics.inc_rollback()
+        elif name == "phase":
+            phase, seconds = value
+            self.metrics.observe_phase(str(phase), float(seconds))
+
+    def _sync_now(self) -> None:
+        self.replica.request_sync()
+        self.driver.flush()
+
+    # -- heartbeats and peer views ----------------------------------------------------
+    def _heartbeat_payload(self) -> bytes:
+        return orjson.dumps({"node_id": self.node_id, "revision": self.manager.revision,
+                             "cluster_hash": self.manager.cluster_hash,
+                             "sent_at_ms": self._now_ms()})
+
+    def _heartbeat_received(self, sender: str, body: bytes) -> None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError("not JSON") from exc
+        if not isinstance(data, dict) or data.get("node_id") != sender:
+            raise ValueError("sender mismatch")
+        if sender not in self.params.member_ids:
+            raise ValueError("not a member")
+        view = self.peers.setdefault(sender, PeerView())
+        view.revision = int(data.get("revision", -1))
+        view.cluster_hash = str(data.get("cluster_hash", ""))
+        view.last_seen = time.time()
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        interval = max(0.05, self.base.model.byzantine.failure_detection.heartbeat_interval_ms
+                       / 1000.0)
+        while not stop.is_set():
+            self.transport.broadcast(self._heartbeat_payload(), path="/peer/v1/heartbeat")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    def cluster_status(self) -> dict[str, Any]:
+        now = time.time()
+        nodes: list[dict[str, Any]] = []
+        model = self.manager.config.model
+        api_of = {m.node_id: str(m.api_addr) for m in model.cluster.members}
+        for member in self.params.members:
+            if member.node_id == self.node_id:
+                revision, chash, state = self.manager.revision, self.manager.cluster_hash, (
+                    "ready" if self.manager.is_ready()[0] else "unreachable")
+            else:
+                peer = self.peers.get(member.node_id, PeerView())
+                revision, chash = peer.revision, peer.cluster_hash
+                stale = now - peer.last_seen > 3 * max(
+                    0.05, model.byzantine.failure_detection.heartbeat_interval_ms / 1000.0) + 1.0
+                state = "unreachable" if peer.last_seen == 0 or stale else "ready"
+            member_state = self.replica.member_state(member.node_id)
+            if member_state == "isolated":
+                state = "isolated"
+            nodes.append({
+                "node_id": member.node_id,
+                "addr": member.addr,
+                "api_addr": api_of.get(member.node_id, str(model.network.api_addr)
+                                       if member.node_id == self.node_id else ""),
+                "revision": revision,
+                "cluster_hash": chash,
+                "state": state,
+                "phi": 0.0,
+                "reputation": self.replica.reputation(member.node_id),
+                "restart_required": self.manager.restart_required_paths()
+                if member.node_id == self.node_id else [],
+            })
+        return {
+            "node_id": self.node_id,
+            "view": self.replica.view,
+            "coordinator": self.replica.coordinator,
+            "revision": self.manager.revision,
+            "cluster_hash": self.manager.cluster_hash,
+            "quorum": self.params.quorum,
+            "f": self.params.f,
+            "standalone": self.standalone,
+            "nodes": nodes,
+        }
+
+    # -- genesis agreement -------------------------------------------------------------
+    async def _genesis_endpoint(self, _request: Request) -> Response:
+        return JSONResponse({"node_id": self.node_id, "digest": self.genesis.digest,
+                             "document": orjson.loads(self.genesis.document)})
+
+    async def _check_genesis(self, stop: asyncio.Event) -> None:
+        """Become ready once a quorum (this node included) boots from the same revision 0."""
+        if self.standalone:
+            self.genesis_ok = True
+            self.manager.ready = (True, "standalone")
+            return
+        import httpx
+
+        client_ssl = tls_contexts(self.base.model)[2]
+        scheme = "https" if client_ssl is not None else "http"
+        verify: ssl.SSLContext | bool = client_ssl if client_ssl is not None else False
+        agree: set[str] = {self.node_id}
+        differ: dict[str, list[str]] = {}
+        mine = documents.cluster_values(self.genesis.document)
+        async with httpx.AsyncClient(timeout=2.0, verify=verify) as client:
+            while not stop.is_set():
+                for member in self.params.members:
+                    if member.node_id in agree or member.node_id in differ:
+                        continue
+                    try:
+                        response = await client.get(f"{scheme}://{member.addr}{GENESIS_PATH}")
+                        data = response.json()
+                    except (httpx.HTTPError, ValueError):
+                        continue
+                    if data.get("digest") == self.genesis.digest:
+                        agree.add(member.node_id)
+                    else:
+                        theirs = documents.cluster_values(orjson.dumps(data.get("document", {})))
+                        differ[member.node_id] = sorted(
+                            p for p in mine if theirs.get(p) != mine[p])
+                if len(agree) >= self.params.quorum:
+                    self.genesis_ok = True
+                    self.manager.ready = (True, "ready")
+                    log.info("revision 0 agreed with %s", ", ".join(sorted(agree)))
+                    return
+                if len(differ) > self.params.n - self.params.quorum:
+                    options = sorted({p for paths in differ.values() for p in paths})
+                    self.genesis_problem = (
+                        "this node's revision-0 configuration differs from its peers' in: "
+                        + ", ".join(options))
+                    self.manager.ready = (False, self.genesis_problem)
+                    log.error("%s; not becoming ready", self.genesis_problem)
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.2)
+
+    # -- running ------------------------------------------------------------------------
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.driver.tick()
+            except HistoryError:
+                log.exception("the history store failed; stopping the node")
+                stop.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_INTERVAL_S)
+
+    async def run(self, stop: asyncio.Event) -> int:
+        from butterfly_config.node.api.app import create_app
+        from butterfly_config.node.api.settings import api_settings_from_config
+
+        model = self.base.model
+        base_dir = str(self.config_paths[0].parent) if self.config_paths else None
+        settings = api_settings_from_config(model, base_dir=base_dir)
+        api_ssl, peer_ssl, _ = tls_contexts(model)
+        api_app = create_app(self.manager, settings, self.metrics)
+        peer_app = self.transport.asgi_app([Route(GENESIS_PATH, self._genesis_endpoint)])
+        peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
+        api_sock = bind_socket(str(model.network.api_addr), "API")
+        peer_server = make_server(peer_app, str(model.network.listen_addr), ssl_context=peer_ssl)
+        api_server = make_server(api_app, str(model.network.api_addr), ssl_context=api_ssl)
+        await self.transport.start()
+        tasks = [
+            asyncio.create_task(serve_on(peer_server, peer_sock), name="peer-server"),
+            asyncio.create_task(serve_on(api_server, api_sock), name="api-server"),
+        ]
+        try:
+            await wait_started(peer_server, tasks[0], 10.0)
+            await wait_started(api_server, tasks[1], 10.0)
+            tasks += [
+                asyncio.create_task(self._tick_loop(stop), name="tick"),
+                asyncio.create_task(self._heartbeat_loop(stop), name="heartbeats"),
+                asyncio.create_task(self._check_genesis(stop), name="genesis"),
+            ]
+            log.info("node %s serving: api %s, peers %s, revision %d", self.node_id,
+                     model.network.api_addr, model.network.listen_addr, self.manager.revision)
+            await stop.wait()
+        finally:
+            log.info("node %s stopping", self.node_id)
+            peer_server.should_exit = True
+            api_server.should_exit = True
+            stop.set()
+            await asyncio.wait(tasks, timeout=5.0)
+            for task in tasks:
+                task.cancel()
+            await self.transport.stop()
+            self.store.close()
+        return 0
