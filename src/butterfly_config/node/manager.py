@@ -26,8 +26,8 @@ import orjson
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.encoding import encode
 from butterfly_config.consensus.messages import Decided
-from butterfly_config.errors import ConfigError, ConfigIssue
-from butterfly_config.history import Change, HistoryStore, RevisionEntry, write_mirror
+from butterfly_config.errors import ButterflyError, ConfigError, ConfigIssue
+from butterfly_config.history import Change, HistoryStore, RevisionEntry, mirror_path, write_mirror
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.node import changes, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome
@@ -389,9 +389,12 @@ class ConfigManager:
         self._current = new
         try:
             write_mirror(
-                str(new.model.node.data_dir), self._revision, new.cluster_hash, new.to_toml()
+                mirror_path(str(new.model.node.data_dir)),
+                self._revision,
+                new.cluster_hash,
+                new.to_toml(),
             )
-        except OSError as exc:
+        except (OSError, ButterflyError) as exc:
             log.error("could not write the current.toml mirror: %s", exc)
         self._changed.set()
         self._changed = asyncio.Event()
