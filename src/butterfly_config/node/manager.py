@@ -263,13 +263,21 @@ class ConfigManager:
             raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
         result: UpdateResult | None = None
         if plan.cluster:
-            result = await self._propose(documents.document_of(candidate), identity, action)
+            result = await self._propose(
+                documents.document_of(candidate), identity, action, tuple(sorted(plan.cluster))
+            )
         if plan.local:
             result = self._apply_local(plan.local, identity, action)
         assert result is not None
         return result
 
-    async def _propose(self, document: bytes, identity: Identity, action: Action) -> UpdateResult:
+    async def _propose(
+        self,
+        document: bytes,
+        identity: Identity,
+        action: Action,
+        changed: tuple[str, ...] = (),
+    ) -> UpdateResult:
         if self._driver is None:
             raise UpdateRefused(503, "the node is not connected to its cluster yet")
         if self._update_lock.locked():
@@ -291,12 +299,16 @@ class ConfigManager:
                     503, "no decision in time (no quorum or consensus timeout); nothing applied"
                 ) from None
             self.metrics_hook("phase", ("total", time.monotonic() - started))
-        return self._outcome_result(outcome, identity, action)
+        return self._outcome_result(outcome, identity, action, changed)
 
-    def _outcome_result(self, outcome: Outcome, identity: Identity, action: Action) -> UpdateResult:
+    def _outcome_result(
+        self, outcome: Outcome, identity: Identity, action: Action, changed: tuple[str, ...]
+    ) -> UpdateResult:
         if outcome.committed:
             self.metrics_hook("update", "committed")
-            return self._result(scope="cluster", changed=())
+            self.audit(identity.subject, action, "committed",
+                       {"revision": outcome.revision, "paths": list(changed)})
+            return self._result(scope="cluster", changed=changed)
         detail = {"kind": outcome.kind, "reason": outcome.reason,
                   "rejected_by": list(outcome.rejected_by)}
         self.audit(identity.subject, action, outcome.kind or "aborted", detail)
