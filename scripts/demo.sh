@@ -29,3 +29,28 @@ if [ -f "$REF" ]; then
 else
   echo "(reference file not found at $REF; skipped)"
 fi
+
+step "Start a local 4-node cluster on 127.0.0.1 (keys, tokens and RBAC generated)"
+CLUSTER="$WORK/cluster"
+cleanup() { $BIN/butterfly dev down --dir "$CLUSTER" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+$BIN/butterfly dev up --nodes 4 --dir "$CLUSTER" --base-port 7890 --api-base-port 8080 --detach
+export BUTTERFLY_API_URL=http://127.0.0.1:8081   # node-1: not the coordinator, it forwards
+export BUTTERFLY_API_TOKEN=$(cat "$CLUSTER/secrets/admin.token")
+
+step "A consensus update through the CLI (agreed by PROPOSE, PREPARE, COMMIT, FINALIZE)"
+$BIN/butterfly config update --key network.compression.level --value 6
+
+step "Every node on the same revision and hash"
+$BIN/butterfly cluster status
+
+step "A static option is refused at runtime"
+$BIN/butterfly config update --key byzantine.f_value --value 2 || echo "(refused, as it should be: exit $?)"
+
+step "History, then a rollback to revision 0 (a new revision equal to it)"
+$BIN/butterfly config history --limit 5
+$BIN/butterfly config rollback --version 0
+$BIN/butterfly cluster status
+
+step "Stop the cluster"
+$BIN/butterfly dev down --dir "$CLUSTER"

@@ -227,7 +227,8 @@ class ConfigManager:
         _, why = documents.why_not_here(self._base, target.document, self._local, self._revision)
         if why is not None:
             raise UpdateRefused(400, f"cannot roll back to revision {target.revision}: {why}")
-        result = await self._propose(target.document, identity, "rollback")
+        changed = tuple(c.path for c in changed_leaves(self._head_document, target.document))
+        result = await self._propose(target.document, identity, "rollback", changed)
         self.metrics_hook("rollback", 1)
         return result
 
