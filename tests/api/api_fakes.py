@@ -1,7 +1,8 @@
 """An in-memory `ConfigService` for API, client and CLI tests.
 
 It is a small but real implementation, not a set of canned answers: it keeps
-the effective document, validates proposals with the schema's models,
+the effective document, validates proposals with the project's own
+validation (schema models and rules, as `build_config` runs them),
 classifies changed options with the schema registry (static -> 409 with the
 option names, dynamic-local -> local history without a cluster revision,
 otherwise a new cluster revision), keeps a history with rollback by revision,
@@ -19,9 +20,9 @@ from typing import Any, Literal
 import blake3
 import orjson
 import tomlkit
-from pydantic import ValidationError
 
-from butterfly_config.errors import ConfigIssue
+from butterfly_config.config import LoadSettings, build_config
+from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.node.service import (
     Action,
     Identity,
@@ -31,7 +32,6 @@ from butterfly_config.node.service import (
     ValidationReport,
 )
 from butterfly_config.schema import registry
-from butterfly_config.schema.root import ConfigModel
 
 REDACTED = "***"
 SECRET_MARKER = "s3cr3t-value-never-served"
@@ -61,7 +61,7 @@ def unflatten(leaves: dict[str, Any]) -> dict[str, Any]:
 
 
 def schema_issues(document: dict[str, Any]) -> list[ConfigIssue]:
-    """Unknown options and type/range errors of a whole document."""
+    """Unknown options, then the real schema and validation rules (file checks off)."""
     issues: list[ConfigIssue] = []
     for path in flatten(document):
         if registry.option_info(path) is None:
@@ -72,12 +72,10 @@ def schema_issues(document: dict[str, Any]) -> list[ConfigIssue]:
     if issues:
         return issues
     try:
-        ConfigModel.model_validate(document)
-    except ValidationError as exc:
-        for err in exc.errors():
-            path = ".".join(str(p) for p in err["loc"])
-            issues.append(ConfigIssue(path=path, message=err["msg"], rule="schema"))
-    return issues
+        config = build_config(document, {}, [], LoadSettings(check_paths=False))
+    except ConfigError as exc:
+        return list(exc.errors)
+    return list(config.warnings)
 
 
 class FakeConfigService:
@@ -236,7 +234,9 @@ class FakeConfigService:
                 ConfigIssue(path=p, message="static option: requires restart",
                             hint="change it in the file and restart the node", rule="static")
                 for p in static], restart_required=static)
-        issues = schema_issues(unflatten({p: v for p, v in proposed.items() if v is not None}))
+        issues = [i for i in schema_issues(unflatten({p: v for p, v in proposed.items()
+                                                      if v is not None}))
+                  if i.severity == "error"]
         if issues:
             raise UpdateRefused(400, "configuration is invalid", issues)
         if self.quorum_lost:

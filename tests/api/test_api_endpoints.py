@@ -225,7 +225,11 @@ def test_validate_reports_without_applying(client: TestClient,
     good = client.post(f"{CONFIG}/validate", content=b'[scheduling]\npolicy = "least_loaded"\n',
                        headers={"Content-Type": "application/toml"})
     assert good.status_code == 200
-    assert good.json() == {"valid": True, "errors": [], "warnings": []}
+    report = good.json()
+    assert (report["valid"], report["errors"]) == (True, [])
+    # A standalone node (no cluster.members) is valid with a warning.
+    assert [(w["path"], w["severity"]) for w in report["warnings"]] == [
+        ("cluster.members", "warning")]
     bad = client.post(f"{CONFIG}/validate", json={"scheduling": {"policy": 7},
                                                   "byzantin": {"f_value": 1}})
     assert bad.status_code == 200
