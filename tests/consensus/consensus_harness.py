@@ -186,9 +186,7 @@ class Harness:
 
     # -- observations
     def heads(self) -> dict[str, tuple[int, str]]:
-        return {
-            m: (r.head_revision, r.head.entry.digest) for m, r in self.replicas.items()
-        }
+        return {m: (r.head_revision, r.head.entry.digest) for m, r in self.replicas.items()}
 
     def events_of(self, member: str, kind: type) -> list[Event]:
         return [e for e in self.events[member] if isinstance(e, kind)]
