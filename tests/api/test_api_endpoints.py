@@ -12,6 +12,7 @@ from api_fakes import SECRET_MARKER, FakeConfigService
 from api_helpers import OPEN, bearer, jwt_settings
 from fastapi.testclient import TestClient
 
+from butterfly_config.errors import ConfigIssue, StaticChangeError, ValidationFailed
 from butterfly_config.node.api import create_app
 from butterfly_config.node.metrics import NodeMetrics
 from butterfly_config.schema import registry
@@ -432,3 +433,25 @@ def test_metrics_hook_adapter() -> None:
     assert sample("butterfly_config_rollbacks_total") == 1
     assert sample("butterfly_config_view") == 4
     assert sample("butterfly_config_peer_reputation", {"peer": "node-c"}) == 0.25
+
+
+def test_config_errors_raised_by_the_service_map_to_400_and_409(
+        service: FakeConfigService) -> None:
+    async def refuse_static(operations: object, *, identity: object) -> None:
+        raise StaticChangeError("static options changed", [ConfigIssue(
+            path="network.listen_addr", message="requires restart", rule="static")])
+
+    async def refuse_invalid(document: object, *, identity: object, action: str) -> None:
+        raise ValidationFailed("configuration refused: 1 error", [
+            ConfigIssue(path="byzantine.f_value", message="must be >= 1", rule="f"),
+            ConfigIssue(path="cluster.members", message="standalone", severity="warning")])
+
+    service.patch = refuse_static  # type: ignore[assignment]
+    service.update_document = refuse_invalid  # type: ignore[assignment]
+    client = TestClient(create_app(service, OPEN))
+    static = client.patch(CONFIG, json=set_op("network.listen_addr", "0.0.0.0:1"))
+    assert static.status_code == 409
+    assert static.json()["restart_required"] == ["network.listen_addr"]
+    invalid = client.post(CONFIG, json={"byzantine": {"f_value": 0}})
+    assert invalid.status_code == 400
+    assert [e["path"] for e in invalid.json()["errors"]] == ["byzantine.f_value"]

@@ -33,6 +33,7 @@ from butterfly_config.node.api.negotiation import etag_matches, prefers_toml
 from butterfly_config.node.api.responses import (
     config_error_response,
     error_response,
+    issue_dict,
     json_response,
     refusal_response,
 )
@@ -166,8 +167,8 @@ def create_app(
         return json_response(
             {
                 "valid": report.valid,
-                "errors": [_issue(i) for i in report.errors],
-                "warnings": [_issue(i) for i in report.warnings],
+                "errors": [issue_dict(i) for i in report.errors],
+                "warnings": [issue_dict(i) for i in report.warnings],
             }
         )
 
@@ -261,11 +262,6 @@ def create_app(
         return Response(body, media_type=content_type)
 
     return app
-
-
-def _issue(issue: ConfigIssue) -> dict[str, Any]:
-    return {"path": issue.path, "message": issue.message, "hint": issue.hint,
-            "rule": issue.rule, "severity": issue.severity}
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from butterfly_config.errors import ConfigError, ConfigIssue
+from butterfly_config.errors import ConfigError, ConfigIssue, StaticChangeError
 from butterfly_config.node.service import UpdateRefused
 
 
@@ -62,8 +62,11 @@ def refusal_response(exc: UpdateRefused) -> Response:
 
 
 def config_error_response(exc: ConfigError) -> Response:
-    """A ConfigError raised by the service: the configuration was refused (400)."""
+    """A ConfigError raised by the service: refused (400), or 409 for static options."""
     issues = [i for i in exc.errors if i.severity == "error"] or [
         ConfigIssue(path="", message=exc.message, hint=exc.hint, rule="refused")
     ]
+    if isinstance(exc, StaticChangeError):
+        paths = sorted({i.path for i in issues if i.path})
+        return error_response(409, exc.message, issues, restart_required=paths)
     return error_response(400, exc.message, issues)
