@@ -413,28 +413,6 @@ def test_unexpected_service_error_is_a_generic_500(service: FakeConfigService,
     assert SECRET_MARKER not in logged
 
 
-def test_metrics_hook_adapter() -> None:
-    metrics = NodeMetrics()
-    metrics.hook("update", "committed")
-    metrics.hook("update", "timeout")
-    metrics.hook("validation_failure", 1)
-    metrics.hook("phase", ("total", 0.3))
-    metrics.hook("revision", 12)
-    metrics.hook("rollback", 1)
-    metrics.hook("view", 4)
-    metrics.hook("reputation", ("node-c", 0.25))
-    metrics.hook("phase", "not-a-pair")  # ignored, not raised
-    metrics.hook("something-new", 1)
-    sample = metrics.registry.get_sample_value
-    assert sample("butterfly_config_updates_total", {"result": "timeout"}) == 1
-    assert sample("butterfly_config_validation_failures_total") == 1
-    assert sample("butterfly_config_update_phase_seconds_count", {"phase": "total"}) == 1
-    assert sample("butterfly_config_revision") == 12
-    assert sample("butterfly_config_rollbacks_total") == 1
-    assert sample("butterfly_config_view") == 4
-    assert sample("butterfly_config_peer_reputation", {"peer": "node-c"}) == 0.25
-
-
 def test_config_errors_raised_by_the_service_map_to_400_and_409(
         service: FakeConfigService) -> None:
     async def refuse_static(operations: object, *, identity: object) -> None:

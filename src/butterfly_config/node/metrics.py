@@ -8,16 +8,11 @@ methods below; the HTTP API serves `render()` at /metrics.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 # Consensus phases take milliseconds on a LAN and up to the agreement timeouts
 # (seconds) when members are slow, so the buckets span both.
-log = logging.getLogger("butterfly_config.metrics")
-
 PHASE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -95,35 +90,6 @@ class NodeMetrics:
 
     def inc_auth_failure(self, reason: str) -> None:
         self.auth_failures.labels(reason=reason).inc()
-
-    def hook(self, name: str, value: Any) -> None:
-        """Adapter for a runtime callback `hook(name, value)`.
-
-        Names: "update" (result), "validation_failure", "phase" ((phase, seconds)),
-        "revision" (int), "rollback", "view" (int), "reputation" ((peer, score)).
-        An unknown name is logged and ignored: metrics never break the runtime.
-        """
-        try:
-            if name == "update":
-                self.inc_update(str(value))
-            elif name == "validation_failure":
-                self.inc_validation_failure()
-            elif name == "phase":
-                phase, seconds = value
-                self.observe_phase(str(phase), float(seconds))
-            elif name == "revision":
-                self.set_revision(int(value))
-            elif name == "rollback":
-                self.inc_rollback()
-            elif name == "view":
-                self.set_view(int(value))
-            elif name == "reputation":
-                peer, score = value
-                self.set_reputation(str(peer), float(score))
-            else:
-                log.debug("unknown metric event %r ignored", name)
-        except (TypeError, ValueError):
-            log.warning("malformed metric event %r ignored", name)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this node's metrics and its content type."""
