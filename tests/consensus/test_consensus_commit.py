@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
@@ -75,7 +76,7 @@ def test_revisions_form_a_hash_chain() -> None:
         h.run()
     log = h.disks["n3"].log
     assert [d.entry.revision for d in log] == [0, 1, 2, 3, 4, 5]
-    for parent, child in zip(log, log[1:], strict=False):
+    for parent, child in itertools.pairwise(log):
         assert child.entry.parent_digest == parent.entry.digest
     h.check_agreement()
 

@@ -86,6 +86,9 @@ FETCH_BATCH = 64
 
 FINALIZE_RESENDS = 3
 
+SEEN_REVISIONS = 4
+"""Signed answers are remembered this many revisions back to catch equivocation."""
+
 
 class Replica:
     """One member's view of the protocol.
@@ -1045,7 +1048,7 @@ class Replica:
         self._ballot_reports = self._view_reports
         self._responses.clear()
         self._proposals_seen.clear()
-        self._seen = {k: v for k, v in self._seen.items() if k[4] > entry.revision}
+        self._seen = {k: v for k, v in self._seen.items() if k[4] > entry.revision - SEEN_REVISIONS}
         self._collections.clear()
         self._round = None
         self._last_progress = self._now
@@ -1158,7 +1161,8 @@ class Replica:
         if collection.quorum_at_ms is None:
             collection.quorum_at_ms = self._now
         waited = self._now - collection.quorum_at_ms
-        if count < self._params.n and waited < self._params.scaled(
+        isolated = sum(1 for m in self._params.member_ids if self._reputation.is_isolated(m))
+        if count < self._params.n - isolated and waited < self._params.scaled(
             self._params.pre_prepare_timeout_ms
         ):
             return
