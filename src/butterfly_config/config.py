@@ -116,6 +116,7 @@ def build_config(
     errors = [i for i in found if i.severity == "error"]
     if errors or model is None:
         located = [locate(i, origins, finder) for i in found]
+        located.sort(key=lambda issue: issue.severity != "error")  # errors first, order kept
         count = len(errors)
         raise ValidationFailed(
             f"configuration refused: {count} error{'s' if count != 1 else ''}", located

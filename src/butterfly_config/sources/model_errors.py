@@ -10,6 +10,8 @@ from butterfly_config.errors import ConfigIssue
 from butterfly_config.redact import redact_value
 from butterfly_config.schema import registry
 
+from .toml_writer import value as toml_value
+
 _PLAIN = (str, int, float, bool)
 
 
@@ -46,8 +48,7 @@ def _hint(leaf: str) -> str:
     hint = f"{leaf} expects {info.type_label or 'a valid value'}"
     sample = info.example if info.default is None else info.default
     if isinstance(sample, _PLAIN) and not info.secret:
-        shown = str(sample).lower() if isinstance(sample, bool) else repr(sample)
-        hint += f", e.g. {shown}"
+        hint += f", e.g. {toml_value(sample)}"
     return hint
 
 

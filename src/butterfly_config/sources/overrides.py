@@ -111,5 +111,5 @@ def cli_layer(overrides: Iterable[str] = (), **flags: str | None) -> Layer:
 
 def runtime_layer(changes: Mapping[str, Any], revision: int | None = None) -> Layer:
     """Runtime changes by dotted path, recorded as coming from `revision N`."""
-    source = Source("runtime", f"revision {revision}" if revision is not None else "runtime")
+    source = Source("runtime", f"revision {revision}" if revision is not None else "update")
     return values_layer((path, value, source) for path, value in changes.items())
