@@ -82,7 +82,7 @@ _HINTS = {
     401: TOKEN_HINT,
     403: "the token is valid but its roles lack this permission; ask for a role that grants it",
     404: "see `butterfly config history` for the revisions that exist",
-    409: "static options need a restart; otherwise retry once the running update finishes",
+    409: "another update is in progress; retry once it finishes",
     413: "the request body is larger than the node accepts",
     429: "too many failed attempts from this address; wait, then retry with a valid token",
     503: "the cluster has no quorum or timed out; nothing was applied - retry when members are up",
@@ -278,11 +278,15 @@ class ButterflyClient:
         hint = _HINTS.get(status, "")
         if status == 429 and "retry-after" in response.headers:
             hint = f"locked out; retry in {response.headers['retry-after']}s with a valid token"
+        restart_required = [str(p) for p in body.get("restart_required") or ()]
+        if restart_required:
+            hint = ("static options cannot change at runtime: change them in each node's "
+                    "configuration file and restart the nodes")
         if status in (401, 403, 429):
             return RemoteAccessDenied(status, message, issues, hint=hint)
         if 400 <= status < 500 or status == 503:
             return RemoteRefused(status, message, issues,
-                                 restart_required=body.get("restart_required") or (), hint=hint)
+                                 restart_required=restart_required, hint=hint)
         return RemoteServerError(f"the node at {self.url} failed (HTTP {status}): {message}",
                                  hint="the node's log has details")
 

@@ -202,9 +202,9 @@ def history(args: argparse.Namespace) -> int:
     if not entries:
         print("no local changes" if args.local else "no revisions")
         return 0
-    rows = [[str(e.get("revision", e.get("seq", "-"))), _when(e), str(e.get("action", "-")),
-             str(e.get("initiator", e.get("proposer", "-"))), _abbreviated(_changed_paths(e)),
-             _short(e.get("cluster_hash"))] for e in entries]
+    rows = [[str(e.get("revision", e.get("seq", "-"))), _when(e), str(e.get("action") or "-"),
+             str(e.get("initiator") or e.get("proposer") or "-"),
+             _abbreviated(_changed_paths(e)), _short(e.get("cluster_hash"))] for e in entries]
     print(_table(["REVISION", "TIME (UTC)", "ACTION", "INITIATOR", "CHANGED", "HASH"], rows))
     return 0
 
