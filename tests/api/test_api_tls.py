@@ -112,3 +112,16 @@ def test_wrong_ca_is_a_connection_error(tls: ClusterTlsFiles, tmp_path: Path) ->
             pytest.raises(ConnectionFailed) as info:
         client.get()
     assert "certificate verification failed" in info.value.message
+
+
+def test_ssl_cert_file_is_honoured_for_the_server_ca(tls: ClusterTlsFiles,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`butterfly dev up --tls` tells operators to export SSL_CERT_FILE=ca.crt."""
+    settings = jwt_settings(auth_method="none")
+    with live_server(FakeConfigService(), settings,
+                     ssl_context=server_context(tls, ssl.CERT_NONE)) as server:
+        with ButterflyClient(server.url) as plain, pytest.raises(ConnectionFailed):
+            plain.get()
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
+        with ButterflyClient(server.url) as trusting:
+            assert trusting.get()[1] == 0
