@@ -125,3 +125,27 @@ def test_ssl_cert_file_is_honoured_for_the_server_ca(tls: ClusterTlsFiles,
         monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
         with ButterflyClient(server.url) as trusting:
             assert trusting.get()[1] == 0
+
+
+def test_cli_over_mtls(tls: ClusterTlsFiles, capsys: pytest.CaptureFixture[str],
+                       tmp_path: Path) -> None:
+    from butterfly_config.cli.main import main
+
+    service = FakeConfigService()
+    with live_server(service, MTLS, ssl_context=server_context(tls, ssl.CERT_OPTIONAL)) as server:
+        tls_args = ["--url", server.url, "--ca-file", str(tls.ca_file),
+                    "--client-cert", str(tls.client.cert_file),
+                    "--client-key", str(tls.client.key_file)]
+        assert main(["config", "update", "--key", "scheduling.policy", "--value", "custom",
+                     *tls_args]) == 0
+        assert "committed revision 1" in capsys.readouterr().out
+        assert main(["config", "history", *tls_args[:4]]) == 2  # no client certificate: 401
+        assert "HTTP 401" in capsys.readouterr().err
+        assert main(["config", "history", *tls_args[:2]]) == 2  # private CA not trusted
+        assert "certificate verification failed" in capsys.readouterr().err
+        missing = str(tmp_path / "nope.crt")
+        assert main(["config", "history", "--url", server.url, "--ca-file", missing]) == 2
+        assert "--ca-file" in capsys.readouterr().err
+        assert main(["config", "history", "--url", server.url,
+                     "--client-key", str(tls.client.key_file)]) == 2
+        assert service.revision == 1

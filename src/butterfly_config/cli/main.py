@@ -47,6 +47,12 @@ def _add_remote_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", default=None, help="API token (env BUTTERFLY_API_TOKEN)")
     p.add_argument("--timeout", type=float, default=30.0, help="request timeout in seconds")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--ca-file", default=None, metavar="FILE",
+                   help="CA of the node's certificate (default: system CAs, SSL_CERT_FILE)")
+    p.add_argument("--client-cert", default=None, metavar="FILE",
+                   help="client certificate for nodes using mTLS (with --client-key)")
+    p.add_argument("--client-key", default=None, metavar="FILE",
+                   help="private key of --client-cert")
 
 
 def _cmd(

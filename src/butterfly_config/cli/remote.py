@@ -31,7 +31,21 @@ HASH_PREFIX = 12
 
 
 def _client(args: argparse.Namespace) -> ButterflyClient:
-    return ButterflyClient(args.url, token=args.token or None, timeout=args.timeout)
+    """A client per the remote options; TLS files are checked here for a clear error."""
+    ca_file = getattr(args, "ca_file", None)
+    cert_file = getattr(args, "client_cert", None)
+    key_file = getattr(args, "client_key", None)
+    if key_file and not cert_file:
+        raise UsageError("--client-key needs --client-cert")
+    for option, value in (("--ca-file", ca_file), ("--client-cert", cert_file),
+                          ("--client-key", key_file)):
+        if value and not Path(value).is_file():
+            raise ConfigIOError(f"{value}: file not found", hint=f"check {option}")
+    cert: str | tuple[str, str] | None = None
+    if cert_file:
+        cert = (cert_file, key_file) if key_file else cert_file
+    return ButterflyClient(args.url, token=args.token or None, timeout=args.timeout,
+                           verify=ca_file or True, cert=cert)
 
 
 def _print_json(value: Any) -> None:
