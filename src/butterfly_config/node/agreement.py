@@ -76,6 +76,8 @@ class ConsensusDriver:
             self.stats.malformed += 1
             log.debug("dropped a malformed peer message: %s", exc)
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("recv %s from %s", type(message).__name__, getattr(message, "sender", "?"))
         self.replica.step(message)
         self.flush()
 
@@ -110,6 +112,8 @@ class ConsensusDriver:
             self.persist(ready.committed, ready.hard_state)
             self.stats.persisted_revisions += len(ready.committed)
         for outbound in ready.messages:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("send %s to %s", type(outbound.message).__name__, outbound.to)
             self.send(outbound.to, encode_message(outbound.message))
         for decided in ready.committed:
             self.apply(decided)

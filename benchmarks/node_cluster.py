@@ -1,0 +1,206 @@
+"""Real node processes on 127.0.0.1: commit latency, memory, and etcd beside them.
+
+For each cluster size: start a dev cluster, send sequential consensus updates
+(client request -> 200, i.e. committed and applied by a quorum), and after
+each one wait until every node serves the new revision (-> applied
+everywhere). The floor is a 3-node etcd cluster's put of the same 40 KB
+document in the same run, when etcd can be installed here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.report import Figure
+
+
+def _free_base(count: int) -> int:
+    """A base port with `count` consecutive free ports (checked by binding)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count >= 65000:
+            continue
+        try:
+            socks = []
+            for offset in range(count):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + offset))
+                socks.append(s)
+            for s in socks:
+                s.close()
+            return base
+        except OSError:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure_cluster(nodes: int, updates: int, workdir: Path) -> dict[str, float]:
+    from butterfly_config.cli import dev_cmd
+
+    peer_base = _free_base(nodes)
+    api_base = _free_base(nodes)
+    layout = dev_cmd.plan_layout(workdir / f"n{nodes}", nodes, peer_base, api_base, tls=False)
+    dev_cmd.create_cluster_files(layout)
+    procs = dev_cmd.start_nodes(layout)
+    try:
+        dev_cmd._wait_ready(layout, procs)
+        token = layout.token_path.read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        urls = [n.api_url for n in layout.nodes]
+        idle_rss = statistics.mean(_rss_kib(p.pid) for p in procs)
+        commit: list[float] = []
+        everywhere: list[float] = []
+        with httpx.Client(headers=headers, timeout=30.0) as client:
+            for i in range(updates):
+                body = {"operations": [{"op": "set", "path": "network.compression.level",
+                                        "value": 1 + i % 20}]}
+                start = time.perf_counter()
+                response = client.patch(f"{urls[1 % nodes]}/api/v1/config", json=body)
+                committed = time.perf_counter()
+                if response.status_code != 200:
+                    raise RuntimeError(f"update {i} failed: {response.status_code} {response.text}")
+                revision = response.json()["revision"]
+                pending = set(urls)
+                while pending:
+                    for url in list(pending):
+                        head = client.get(f"{url}/api/v1/config/watch",
+                                          params={"after": revision - 1, "timeout": 5})
+                        if int(head.json().get("revision", -1)) >= revision:
+                            pending.discard(url)
+                done = time.perf_counter()
+                commit.append((committed - start) * 1000)
+                everywhere.append((done - start) * 1000)
+        busy_rss = statistics.mean(_rss_kib(p.pid) for p in procs)
+        return {
+            "commit_p50": percentile(commit, 0.5),
+            "commit_p99": percentile(commit, 0.99),
+            "all_p50": percentile(everywhere, 0.5),
+            "all_p99": percentile(everywhere, 0.99),
+            "idle_rss_mib": idle_rss / 1024,
+            "rss_after_mib": busy_rss / 1024,
+        }
+    finally:
+        dev_cmd.stop_processes(procs)
+
+
+def _ensure_etcd() -> str | None:
+    found = shutil.which("etcd")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        return None
+    for argv in (["apt-get", "install", "-y", "-qq", "etcd-server"],):
+        try:
+            subprocess.run(argv, check=True, capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError):
+            try:
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
+                subprocess.run(argv, check=True, capture_output=True, timeout=300)
+            except (subprocess.SubprocessError, OSError):
+                return None
+    return shutil.which("etcd")
+
+
+def measure_etcd(puts: int, workdir: Path) -> dict[str, float] | None:
+    etcd = _ensure_etcd()
+    if etcd is None:
+        return None
+    import base64
+
+    base = _free_base(6)
+    names = [f"e{i}" for i in range(3)]
+    cluster = ",".join(f"{n}=http://127.0.0.1:{base + 2 * i + 1}" for i, n in enumerate(names))
+    procs = []
+    try:
+        for i, name in enumerate(names):
+            client_port, peer_port = base + 2 * i, base + 2 * i + 1
+            procs.append(subprocess.Popen(
+                [etcd, "--name", name, "--data-dir", str(workdir / f"etcd-{name}"),
+                 "--listen-client-urls", f"http://127.0.0.1:{client_port}",
+                 "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
+                 "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+                 "--initial-cluster", cluster, "--initial-cluster-state", "new"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        url = f"http://127.0.0.1:{base}/v3/kv/put"
+        value = base64.b64encode(os.urandom(30 * 1024)).decode()[: 40 * 1024]
+        body = {"key": base64.b64encode(b"butterfly/config").decode(),
+                "value": base64.b64encode(value.encode()).decode()}
+        samples: list[float] = []
+        with httpx.Client(timeout=10.0) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if client.post(url, json=body).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.2)
+            for _ in range(puts):
+                start = time.perf_counter()
+                client.post(url, json=body).raise_for_status()
+                samples.append((time.perf_counter() - start) * 1000)
+        return {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99)}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run(quick: bool = False) -> list[Figure]:
+    updates = 40 if quick else 200
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="butterfly-bench-") as tmp:
+        work = Path(tmp)
+        etcd = measure_etcd(updates, work)
+        floor = etcd["p50"] if etcd else None
+        if etcd:
+            figures.append(Figure("etcd 3-node put, 40 KB [floor] p50", etcd["p50"], "ms"))
+            figures.append(Figure("etcd 3-node put, 40 KB p99", etcd["p99"], "ms"))
+        for nodes in (4, 7):
+            m = measure_cluster(nodes, updates, work)
+            ratio = m["commit_p50"] / floor if floor else None
+            note = "" if floor else "etcd could not be installed here: no floor"
+            target_p50 = "<= 15 ms, <= 3x etcd" if nodes == 4 else ""
+            figures += [
+                Figure(f"n={nodes}: update -> 200 (quorum applied) p50", m["commit_p50"], "ms",
+                       ratio=ratio, target=target_p50, note=note),
+                Figure(f"n={nodes}: update -> 200 p99", m["commit_p99"], "ms",
+                       target="<= 50 ms" if nodes == 4 else ""),
+                Figure(f"n={nodes}: update -> applied on every node p50", m["all_p50"], "ms"),
+                Figure(f"n={nodes}: update -> applied on every node p99", m["all_p99"], "ms"),
+                Figure(f"n={nodes}: idle node RSS", m["idle_rss_mib"], "MiB"),
+                Figure(f"n={nodes}: node RSS after {updates} revisions", m["rss_after_mib"], "MiB"),
+            ]
+    return figures
