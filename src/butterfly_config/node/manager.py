@@ -255,6 +255,7 @@ class ConfigManager:
             raise UpdateRefused(400, "the request names unknown options or is malformed", issues)
         if plan.empty:
             return self._result(scope="cluster", changed=())
+        validate_started = time.monotonic()
         try:
             candidate = self._current.with_values(plan.all_values)
         except ConfigError as exc:
@@ -262,6 +263,7 @@ class ConfigManager:
             self.metrics_hook("update", "invalid")
             self.audit(identity.subject, action, "invalid", {"paths": sorted(plan.all_values)})
             raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
+        self.metrics_hook("phase", ("validate", time.monotonic() - validate_started))
         result: UpdateResult | None = None
         if plan.cluster:
             result = await self._propose(
@@ -299,7 +301,7 @@ class ConfigManager:
                 raise UpdateRefused(
                     503, "no decision in time (no quorum or consensus timeout); nothing applied"
                 ) from None
-            self.metrics_hook("phase", ("total", time.monotonic() - started))
+            self.metrics_hook("phase", ("agreement", time.monotonic() - started))
         return self._outcome_result(outcome, identity, action, changed)
 
     def _outcome_result(
@@ -392,7 +394,9 @@ class ConfigManager:
             self._changed = asyncio.Event()
             return
         old = self._current
+        apply_started = time.monotonic()
         self._swap(new)
+        self.metrics_hook("phase", ("apply", time.monotonic() - apply_started))
         changed = ", ".join(c.path for c in changed_leaves(previous, entry.document))
         log.info("applied revision %d (%s): %s", entry.revision, new.cluster_hash[:12],
                  changed or "no option changed")
