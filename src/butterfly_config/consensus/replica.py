@@ -179,6 +179,7 @@ class Replica:
         self._vc_seen: dict[str, int] = {}
         self._queued: ClientRequest | None = None
         self._held_request: ClientRequest | None = None
+        self._held_until = 0
         self._own: dict[str, OwnRequest] = {}
         self._responses: dict[Ballot, Message] = {}
         self._seen: dict[tuple[str, str, int, int, int], Message] = {}
@@ -469,6 +470,7 @@ class Replica:
             # A forward broadcast because the coordinator did not answer: hold it,
             # so that whoever coordinates next can propose it.
             self._held_request = request
+            self._held_until = self._now + self._outcome_timeout()
 
     def _refuse(self, request: ClientRequest, kind: RefuseKind, reason: str) -> None:
         if request.origin == self._id:
@@ -1107,10 +1109,22 @@ class Replica:
             if not self._established and exhausted and not self._vc_failed_reported:
                 self._vc_failed_reported = True
                 self._events.append(ViewChangeFailed(self._view, self._vc_round))
-            self._start_view_change(self._view + 1)
+            if self._established or self._view_change_supported():
+                self._start_view_change(self._view + 1)
+            else:
+                # Alone in this view change: stay in the view (so the member rejoins
+                # when the others move) and keep asking, at the growing back-off.
+                self._vc_round += 1
+                self._last_progress = self._now
+                self._broadcast(self._report((self._view, 0)), include_self=True)
         elif not self._established and self._now >= self._next_vc_resend:
             self._next_vc_resend = self._now + max(1, self._vc_timeout() // 4)
             self._broadcast(self._report((self._view, 0)), include_self=True)
+
+    def _view_change_supported(self) -> bool:
+        """PBFT's rule: move past view v only after q members asked for view v."""
+        supporters = sum(1 for v in self._vc_seen.values() if v >= self._view)
+        return supporters >= self._params.quorum
 
     def _start_view_change(self, view: int) -> None:
         if view <= self._view and not (view == self._view and not self._established):
@@ -1132,8 +1146,9 @@ class Replica:
             return
         if message.revision > self.head_revision + 1:
             self._fetch_from(message.sender)
-        if target[1] == 0 and target[0] > self._view:
+        if target[1] == 0:
             self._vc_seen[message.sender] = max(self._vc_seen.get(message.sender, 0), target[0])
+        if target[1] == 0 and target[0] > self._view:
             higher = sorted(v for v in self._vc_seen.values() if v > self._view)
             if len(higher) >= self._params.f + 1:
                 self._start_view_change(higher[0])
@@ -1189,6 +1204,8 @@ class Replica:
                 self._events.append(ViewChanged(self._view, self._id))
         if self._queued is None and self._held_request is not None:
             self._queued, self._held_request = self._held_request, None
+        if self._queued is None and self._own:
+            self._queued = next(iter(self._own.values())).request
         self._try_start()
 
     def _resend_new_view(self, member: str) -> None:
@@ -1268,6 +1285,8 @@ class Replica:
     # ================================================================ timers of own requests
 
     def _tick_own_requests(self) -> None:
+        if self._held_request is not None and self._now >= self._held_until:
+            self._held_request = None
         for request_id, own in list(self._own.items()):
             if self._now >= own.outcome_deadline_ms:
                 del self._own[request_id]
