@@ -17,9 +17,14 @@ from typing import Any
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def _string(text: str) -> str:
+    """A TOML basic string. JSON's escapes are TOML's, except that DEL must be escaped too."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def key(name: str) -> str:
     """A TOML key: bare when it can be, quoted otherwise."""
-    return name if _BARE.match(name) else json.dumps(name, ensure_ascii=False)
+    return name if _BARE.match(name) else _string(name)
 
 
 def value(item: Any) -> str:
@@ -35,7 +40,7 @@ def value(item: Any) -> str:
             return "inf" if item > 0 else "-inf"
         return repr(item)
     if isinstance(item, str):
-        return json.dumps(item, ensure_ascii=False)
+        return _string(item)
     if isinstance(item, dict):
         inner = ", ".join(f"{key(k)} = {value(v)}" for k, v in item.items() if v is not None)
         return "{ " + inner + " }" if inner else "{}"
