@@ -102,6 +102,7 @@ class FakeConfigService:
         self.update_in_progress = False
         self.audit_log: list[tuple[str, str, str, dict[str, Any]]] = []
         self.sync_calls = 0
+        self.active_waits = 0
         self.view = 0
 
     # -- reading --------------------------------------------------------------
@@ -217,9 +218,13 @@ class FakeConfigService:
 
     async def wait_for_revision(self, after: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout
-        while self._revision <= after and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self._revision
+        self.active_waits += 1
+        try:
+            while self._revision <= after and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return self._revision
+        finally:
+            self.active_waits -= 1
 
     # -- internals ------------------------------------------------------------
     def _commit(self, proposed: dict[str, Any], identity: Identity, action: Action

@@ -177,3 +177,14 @@ def test_slow_node_is_a_timeout(service: FakeConfigService, server: ThreadedServ
             pytest.raises(ConnectionFailed) as info:
         client.watch(after=0, timeout=0.1)
     assert "did not answer" in info.value.message
+
+
+def test_abandoned_watch_is_released(service: FakeConfigService,
+                                     server: ThreadedServer) -> None:
+    with ButterflyClient(server.url, timeout=0.3) as client, pytest.raises(ConnectionFailed):
+        client._request("GET", "/api/v1/config/watch", params={"after": 0, "timeout": 60})
+    assert service.active_waits == 1
+    deadline = time.monotonic() + 5
+    while service.active_waits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.active_waits == 0

@@ -15,7 +15,8 @@ Without `after`, it waits for the next revision after the current one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
@@ -73,6 +74,27 @@ Reader = Annotated[Identity, Depends(_need("config:read"))]
 Writer = Annotated[Identity, Depends(_need("config:write"))]
 RollbackRole = Annotated[Identity, Depends(_need("config:rollback"))]
 Admin = Annotated[Identity, Depends(_need("cluster:admin"))]
+
+
+async def _unless_disconnected(
+    request: Request, waiting: Coroutine[Any, Any, int], check_every: float = 1.0
+) -> int | None:
+    """Await `waiting`, but give up (None) once the client has gone away.
+
+    An abandoned long-poll would otherwise hold its task for up to the watch
+    timeout; checking the connection every second frees it early.
+    """
+    task = asyncio.ensure_future(waiting)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=check_every)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                return None
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _package_version() -> str:
@@ -215,13 +237,16 @@ def create_app(
         responses={**_REFUSALS, 200: {"model": models.WatchResponse}},
     )
     async def watch(
+        request: Request,
         _who: Reader,
         after: Annotated[int | None, Query(ge=-1)] = None,
         timeout: Annotated[float, Query(gt=0)] = settings.watch_default_timeout_secs,
     ) -> Response:
         baseline = service.revision if after is None else after
         wait = min(timeout, settings.watch_max_timeout_secs)
-        revision = await service.wait_for_revision(baseline, wait)
+        revision = await _unless_disconnected(request, service.wait_for_revision(baseline, wait))
+        if revision is None:
+            return Response(status_code=204)  # nobody is listening any more
         return json_response(
             {"revision": revision, "cluster_hash": service.cluster_hash,
              "changed": revision > baseline},
