@@ -194,6 +194,9 @@ def tls_contexts(model: ConfigModel) -> tuple[ssl.SSLContext | None, ssl.SSLCont
     minimum = str(tls.min_tls_version)
     api = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
                              verify_client=False, min_tls_version=minimum)
+    if model.security.api.auth_method == "mtls":
+        # The certificate names the caller; health and metrics stay reachable without one.
+        api.verify_mode = ssl.CERT_OPTIONAL
     peer = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
                               verify_client=tls.verify_client, min_tls_version=minimum)
     client = client_ssl_context(str(tls.ca_file), cert_file=str(tls.cert_file),
