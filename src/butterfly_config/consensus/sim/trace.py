@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -13,8 +14,8 @@ class TraceEvent:
     what: str
     detail: object = ""
 
-    def render(self) -> str:
-        detail = f" {self.detail}" if self.detail != "" else ""
+    def render(self, describe: Callable[[object], str] = str) -> str:
+        detail = f" {describe(self.detail)}" if self.detail != "" else ""
         return f"{self.at_ms:>8}ms {self.node:<6} {self.what}{detail}"
 
 
@@ -29,5 +30,5 @@ class Trace:
         self.count += 1
         self._events.append(TraceEvent(at_ms, node, what, detail))
 
-    def lines(self) -> list[str]:
-        return [event.render() for event in self._events]
+    def lines(self, describe: Callable[[object], str] = str) -> list[str]:
+        return [event.render(describe) for event in self._events]

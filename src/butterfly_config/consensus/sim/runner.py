@@ -1,0 +1,530 @@
+"""The deterministic simulator: one seed, one reproducible run of a whole cluster.
+
+A run has two phases. During the fault window the network drops, duplicates,
+delays and partitions, honest members crash and restart from their disks, and
+clients send valid, invalid, conflicting and concurrent proposals. Then the
+network heals (no more loss), every crashed member restarts, and the run must
+reach quiescence within a bound: every proposal answered (committed, aborted or
+refused) and every honest member on the same head. Safety invariants are
+checked on every apply and every emitted vote, i.e. after every step; the run
+stops at the first violation with the last events as a readable trace.
+
+Everything random comes from one `random.Random(seed)`; time is virtual.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from butterfly_config.consensus.messages import (
+    Message,
+    encode_message,
+    message_type_name,
+)
+from butterfly_config.consensus.replica import Replica
+from butterfly_config.consensus.sim.byzantine import (
+    COORDINATOR_SEEKERS,
+    STRATEGIES,
+    STRATEGY_NAMES,
+    TWINS,
+    Context,
+    Strategy,
+)
+from butterfly_config.consensus.sim.checker import InvariantChecker
+from butterfly_config.consensus.sim.events import EventQueue
+from butterfly_config.consensus.sim.host import Durable, Instance
+from butterfly_config.consensus.sim.network import (
+    HOSTILE,
+    Envelope,
+    Network,
+    NetworkProfile,
+    random_partition,
+)
+from butterfly_config.consensus.sim.report import RunResult, Summary
+from butterfly_config.consensus.sim.trace import Trace
+from butterfly_config.consensus.sim.world import (
+    World,
+    build_world,
+    make_vetoing_validator,
+    validate,
+    validation_error,
+)
+from butterfly_config.consensus.state import (
+    EvidenceFound,
+    Outbound,
+    ProposalAborted,
+    ProposalCommitted,
+    ProposalRefused,
+    ViewChanged,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SimParams:
+    """The shape of a run; the seed decides everything else."""
+
+    nodes: int = 4
+    faulty: int = 1
+    byzantine: str = "all"
+    """"all" (a random mix per seed), "none", or one strategy name for every liar."""
+    network: NetworkProfile = HOSTILE
+    proposals: int = 3
+    fault_window_ms: int = 3000
+    liveness_bound_ms: int = 30000
+    tick_ms: int = 50
+    max_events: int = 400_000
+    replica_class: type[Replica] = Replica
+    """Tests swap in a deliberately broken subclass to prove the checker can fail."""
+
+
+# -- events ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    envelope: Envelope[Message]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    instance: str
+    request_id: str
+    document: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    instance: str
+    after_persist: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    groups: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Heal:
+    final: bool
+
+
+Event = Deliver | Tick | ClientRequest | Crash | Restart | Partition | Heal
+
+
+@dataclass(slots=True)
+class Counters:
+    aborts: int = 0
+    refusals: int = 0
+    evidence: int = 0
+    views: set[int] = field(default_factory=set)
+
+
+class Simulation:
+    """One seeded run. `run()` returns its RunResult."""
+
+    def __init__(self, params: SimParams, seed: int) -> None:
+        self.params = params
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.world: World = build_world(self.rng, params.nodes, params.faulty)
+        self.queue: EventQueue[Event] = EventQueue()
+        self.net: Network[Message] = Network(self.rng, params.network)
+        self.trace = Trace()
+        self.counters = Counters()
+        self.checker = InvariantChecker(
+            cluster=self.world.params.cluster_name,
+            members=self.world.members,
+            quorum=self.world.params.quorum,
+            keyring=self.world.keyring(),
+            hash_fn=_hash,
+            validate=validation_error,
+            genesis=self.world.genesis.entry,
+        )
+        self.instances: dict[str, Instance] = {}
+        self.by_identity: dict[str, list[Instance]] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.byzantine = self._choose_byzantine()
+        self._build_instances()
+        self.heal_ms = params.fault_window_ms
+        self.deadline_ms = self.heal_ms + params.liveness_bound_ms
+        self._sizes: dict[int, tuple[Message, int]] = {}
+
+    # -- set-up ----------------------------------------------------------------
+    def _choose_byzantine(self) -> dict[str, str]:
+        p, rng = self.params, self.rng
+        if p.byzantine == "none" or p.faulty == 0:
+            return {}
+        count = rng.randint(1, p.faulty)
+        if p.byzantine == "all":
+            names = [rng.choice(STRATEGY_NAMES) for _ in range(count)]
+        else:
+            names = [p.byzantine] * count
+        seats = list(self.world.members)
+        chosen: list[str] = []
+        if any(n in COORDINATOR_SEEKERS for n in names) and rng.random() < 0.6:
+            chosen.append(seats[0])
+        rest = [m for m in seats if m not in chosen]
+        chosen += rng.sample(rest, count - len(chosen))
+        # put coordinator-seeking strategies in the coordinator's seat when it is taken
+        names.sort(key=lambda n: n not in COORDINATOR_SEEKERS)
+        return dict(zip(chosen, names, strict=True))
+
+    def _build_instances(self) -> None:
+        honest = [m for m in self.world.members if m not in self.byzantine]
+        vetoer = self.rng.choice(honest) if self.rng.random() < 0.3 else None
+        for identity in self.world.members:
+            signer = self.world.signers[identity]
+            strategy = self.byzantine.get(identity)
+            names = [f"{identity}a", f"{identity}b"] if strategy == TWINS else [identity]
+            for name in names:
+                validator = make_vetoing_validator(self.seed) if identity == vetoer else validate
+                inst = Instance(
+                    name, identity, signer, validator, honest=strategy is None,
+                    durable=Durable([self.world.genesis]),
+                )
+                self.instances[name] = inst
+                self.by_identity.setdefault(identity, []).append(inst)
+                if strategy is not None and strategy != TWINS:
+                    ctx = Context(
+                        identity, signer, self.rng, self.world.params,
+                        self.checker.client_proposed,
+                        (lambda i=inst: i.replica),  # type: ignore[misc]
+                    )
+                    self.strategies[name] = STRATEGIES[strategy](ctx)
+
+    def _schedule_workload(self) -> None:
+        p, rng = self.params, self.rng
+        honest = [i.name for i in self.instances.values() if i.honest]
+        for k in range(p.proposals):
+            at = rng.randint(0, max(0, p.fault_window_ms - 200))
+            target = rng.choice(honest)
+            document = _document(rng, k, invalid=rng.random() < 0.2)
+            self.queue.schedule(at, ClientRequest(target, f"req-{k}", document))
+            if rng.random() < 0.3:  # a conflicting proposal at the same moment elsewhere
+                other = rng.choice(honest)
+                self.queue.schedule(
+                    at, ClientRequest(other, f"req-{k}-x", _document(rng, k, invalid=False))
+                )
+
+    def _schedule_faults(self) -> None:
+        p, rng, window = self.params.network, self.rng, self.params.fault_window_ms
+        if p.partitions:
+            t = 0
+            for _ in range(rng.randint(0, 2)):
+                t = rng.randint(t, window)
+                if t >= window - 100:
+                    break
+                groups = tuple(tuple(g) for g in random_partition(rng, self.world.members))
+                self.queue.schedule(t, Partition(groups))
+                t = min(window - 1, t + rng.randint(200, 1500))
+                self.queue.schedule(t, Heal(final=False))
+        if p.crashes:
+            honest = [i.name for i in self.instances.values() if i.honest]
+            for _ in range(rng.randint(0, 2)):
+                at = rng.randint(0, window)
+                name = rng.choice(honest)
+                self.queue.schedule(at, Crash(name, after_persist=rng.random() < 0.3))
+                back = at + rng.randint(100, 2000)
+                if back < window:
+                    self.queue.schedule(back, Restart(name))
+        self.queue.schedule(window, Heal(final=True))
+
+    # -- the run ---------------------------------------------------------------
+    def run(self) -> RunResult:
+        for inst in self.instances.values():
+            self._start(inst)
+            self.queue.schedule(self.rng.randrange(self.params.tick_ms), Tick(inst.name))
+        self._schedule_workload()
+        self._schedule_faults()
+        result = RunResult(self.seed, self.params.nodes, dict(self.byzantine))
+        events = 0
+        next_check = self.heal_ms
+        while len(self.queue):
+            event = self.queue.pop()
+            now = self.queue.now_ms
+            self.checker.now_ms = now
+            events += 1
+            self._handle(event)
+            if self.checker.violations:
+                break
+            if now >= next_check:
+                next_check = now + self.params.tick_ms
+                if self._quiescent():
+                    break
+                if now >= self.deadline_ms:
+                    result.liveness_failure = self._liveness_report()
+                    break
+            if events >= self.params.max_events:
+                result.liveness_failure = f"no quiescence within {events} events"
+                break
+        return self._result(result, events)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Deliver):
+            self._deliver(event.envelope)
+        elif isinstance(event, Tick):
+            self._tick(event.instance)
+        elif isinstance(event, ClientRequest):
+            self._client(event)
+        elif isinstance(event, Crash):
+            self._crash(event)
+        elif isinstance(event, Restart):
+            inst = self.instances[event.instance]
+            if not inst.up:
+                self._start(inst)
+        elif isinstance(event, Partition):
+            self.net.partition(event.groups)
+            self.trace.add(self.queue.now_ms, "net", "partition", list(event.groups))
+        else:
+            self._heal(event.final)
+
+    def _deliver(self, env: Envelope[Message]) -> None:
+        if not self.net.admit(env):
+            return
+        targets = self.by_identity.get(env.dst, [])
+        if len(targets) == 2:  # twins: one, the other, or both get it
+            roll = self.rng.random()
+            targets = targets[:1] if roll < 0.4 else targets[1:] if roll < 0.8 else targets
+        for inst in targets:
+            replica = inst.replica
+            if replica is None:
+                continue
+            self.trace.add(self.queue.now_ms, inst.name, "<-", env.payload)
+            strategy = self.strategies.get(inst.name)
+            messages: Iterable[Message] = (env.payload,)
+            if strategy is not None:
+                strategy.ctx.seen.append(env.payload)
+                messages = strategy.inbound(env.payload)
+            for message in messages:
+                self._guard(inst, lambda m=message: replica.step(m), message)  # type: ignore[misc]
+            self._process(inst)
+
+    def _tick(self, name: str) -> None:
+        inst = self.instances[name]
+        now = self.queue.now_ms
+        replica = inst.replica
+        if replica is not None:
+            self._guard(inst, lambda: replica.tick(now), "tick")
+            strategy = self.strategies.get(name)
+            if strategy is not None:
+                for out in strategy.tick(now):
+                    self._transmit(inst, out)
+            self._process(inst)
+        self.queue.schedule(now + self.params.tick_ms, Tick(name))
+
+    def _client(self, event: ClientRequest) -> None:
+        inst = self.instances[event.instance]
+        now = self.queue.now_ms
+        replica = inst.replica
+        self.checker.client_proposed(event.document)
+        if replica is None:
+            self.trace.add(now, inst.name, "client request lost (down)", event.request_id)
+            return
+        self.trace.add(now, inst.name, "client proposes", f"{event.request_id} {event.document!r}")
+        inst.pending.add(event.request_id)
+        self._guard(
+            inst, lambda: replica.propose(event.request_id, event.document, "client"), "propose"
+        )
+        self._process(inst)
+
+    def _crash(self, event: Crash) -> None:
+        inst = self.instances[event.instance]
+        if not inst.up:
+            return
+        if event.after_persist:
+            inst.crash_after_persist = True
+            self.trace.add(self.queue.now_ms, inst.name, "will crash after its next persist")
+        else:
+            inst.crash()
+            self.trace.add(self.queue.now_ms, inst.name, "CRASH")
+
+    def _heal(self, final: bool) -> None:
+        self.net.heal(lossless=final)
+        self.trace.add(self.queue.now_ms, "net", "heal" + (" (final, lossless)" if final else ""))
+        if final:
+            for inst in self.instances.values():
+                inst.crash_after_persist = False
+                if not inst.up:
+                    self._start(inst)
+
+    def _start(self, inst: Instance) -> None:
+        now = self.queue.now_ms
+        replica = inst.start(self.world, now, self.params.replica_class)
+        if inst.honest:
+            self.checker.replica_started(inst.name, replica.head.entry)
+        self.trace.add(now, inst.name, "start" if inst.starts == 1 else "RESTART",
+                       f"on revision {replica.head_revision}")
+        self._process(inst)
+
+    # -- the caller's Ready loop -------------------------------------------------
+    def _process(self, inst: Instance) -> None:
+        """Persist, then send, then apply and handle events, then advance (state.py)."""
+        self._sizes.clear()
+        for _ in range(1000):
+            replica = inst.replica
+            if replica is None or not replica.has_ready():
+                return
+            ready = replica.ready()
+            for decided in ready.committed:
+                inst.durable.log.append(decided)
+                if inst.honest:
+                    self.checker.applied(inst.name, decided)
+                self.trace.add(self.queue.now_ms, inst.name, "APPLY",
+                               f"r{decided.entry.revision} {decided.entry.document!r}")
+            if ready.hard_state is not None:
+                inst.durable.hard_state = ready.hard_state
+                inst.durable.writes += 1
+            if inst.crash_after_persist:
+                inst.crash()
+                self.trace.add(self.queue.now_ms, inst.name, "CRASH (persisted, nothing sent)")
+                return
+            for out in ready.messages:
+                strategy = self.strategies.get(inst.name)
+                for sent in strategy.outbound(out) if strategy is not None else (out,):
+                    self._transmit(inst, sent)
+            for event in ready.events:
+                self._event(inst, event)
+            replica.advance(ready)
+        self.checker._fail("progress", inst.name, "Ready batches never run dry (livelock)")
+
+    def _transmit(self, inst: Instance, out: Outbound) -> None:
+        message = out.message
+        if inst.honest:
+            self.checker.signed(inst.name, message)
+        cached = self._sizes.get(id(message))
+        if cached is None or cached[0] is not message:
+            cached = (message, len(encode_message(message)))
+            self._sizes[id(message)] = cached
+        now = self.queue.now_ms
+        for at, env in self.net.send(inst.identity, out.to, message, cached[1], now):
+            self.queue.schedule(at, Deliver(env))
+
+    def _event(self, inst: Instance, event: object) -> None:
+        now = self.queue.now_ms
+        if isinstance(event, ProposalCommitted | ProposalAborted | ProposalRefused):
+            inst.pending.discard(event.request_id)
+            if isinstance(event, ProposalAborted):
+                self.counters.aborts += 1
+            elif isinstance(event, ProposalRefused):
+                self.counters.refusals += 1
+            self.trace.add(now, inst.name, type(event).__name__, event)
+        elif isinstance(event, ViewChanged):
+            if inst.honest:
+                self.counters.views.add(event.view)
+            self.trace.add(now, inst.name, "view changed", event.view)
+        elif isinstance(event, EvidenceFound):
+            self.counters.evidence += 1
+
+    def _guard(self, inst: Instance, action: Callable[[], None], cause: object) -> None:
+        """Run one replica input; an exception is a robustness violation, not a sim crash."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - any escape from the core is the finding
+            what = describe(cause) if not isinstance(cause, str) else cause
+            self.checker._fail(
+                "robustness", inst.name, f"{type(exc).__name__}: {exc} (while handling {what})"
+            )
+            if inst.honest or inst.name not in self.strategies:
+                inst.crash()
+
+    # -- liveness ----------------------------------------------------------------
+    def _honest(self) -> list[Instance]:
+        return [i for i in self.instances.values() if i.honest]
+
+    def _quiescent(self) -> bool:
+        honest = self._honest()
+        if any(not i.up or i.pending for i in honest):
+            return False
+        heads = {i.replica.head.entry.digest for i in honest if i.replica is not None}
+        if len(heads) != 1:
+            return False
+        top = max(self.checker.decided, default=0)
+        replica = honest[0].replica
+        return replica is not None and replica.head_revision >= top
+
+    def _liveness_report(self) -> str:
+        parts = []
+        for inst in self._honest():
+            replica = inst.replica
+            if replica is None:
+                parts.append(f"{inst.name} down")
+                continue
+            pending = f" pending {sorted(inst.pending)}" if inst.pending else ""
+            parts.append(
+                f"{inst.name} r{replica.head_revision} view {replica.view}"
+                f"{'' if replica.established else ' (changing view)'}{pending}"
+            )
+        return (
+            f"not quiescent {self.params.liveness_bound_ms}ms after the network healed: "
+            + "; ".join(parts)
+        )
+
+    def _result(self, result: RunResult, events: int) -> RunResult:
+        result.commits = max(self.checker.decided, default=0)
+        result.aborts = self.counters.aborts
+        result.view_changes = len(self.counters.views - {0})
+        result.messages = self.net.stats.sent
+        result.bytes_sent = self.net.stats.bytes_sent
+        result.events = self.trace.count
+        result.end_ms = self.queue.now_ms
+        result.violations = [str(v) for v in self.checker.violations]
+        result.trace_hash = self.net.trace_hash
+        if not result.ok:
+            result.trace = self.trace.lines(describe)
+        return result
+
+
+def _hash(data: bytes) -> str:
+    from butterfly_config.consensus.sim.world import sim_hash
+
+    return sim_hash(data)
+
+
+def _document(rng: random.Random, k: int, *, invalid: bool) -> bytes:
+    tag = rng.randbytes(3).hex()
+    return (b"bad-%d-" % k if invalid else b"cfg-%d-" % k) + tag.encode()
+
+
+def describe(detail: object) -> str:
+    """One short line for a message (or anything else) in a trace."""
+    if not hasattr(detail, "signature") or not hasattr(detail, "sender"):
+        return str(detail)
+    m = detail
+    text = f"{message_type_name(m)} from {m.sender} b=({m.view},{m.attempt}) r{m.revision}"  # type: ignore[arg-type]
+    digest = getattr(m, "digest", None)
+    entry = getattr(m, "entry", None)
+    if entry is not None:
+        text += f" entry {entry.digest[:8]} {entry.document!r}"
+    elif digest:
+        text += f" d={digest[:8]}"
+    decided = getattr(m, "decided", None)
+    if decided is not None and not isinstance(decided, tuple):
+        text += f" decided {decided.entry.digest[:8]}"
+    if m.cluster != "sim-cluster":  # type: ignore[attr-defined]
+        text += f" cluster={m.cluster}"  # type: ignore[attr-defined]
+    return text
+
+
+def run_seed(params: SimParams, seed: int) -> RunResult:
+    return Simulation(params, seed).run()
+
+
+def run_seeds(
+    params: SimParams, seeds: Iterable[int], progress: Callable[[int], None] | None = None
+) -> Summary:
+    summary = Summary()
+    for done, seed in enumerate(seeds, start=1):
+        summary.add(run_seed(params, seed))
+        if progress is not None:
+            progress(done)
+    return summary
