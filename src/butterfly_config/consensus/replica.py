@@ -87,6 +87,10 @@ FETCH_BATCH = 64
 FINALIZE_RESENDS = 3
 
 SEEN_REVISIONS = 4
+
+REPORTABLE_VOTES = 32
+"""PREPARE_OK votes kept per revision for reports (enough to survive a run of
+definitive aborts, bounded against a coordinator that aborts forever)."""
 """Signed answers are remembered this many revisions back to catch equivocation."""
 
 
@@ -900,7 +904,7 @@ class Replica:
             ballot[0], ballot[1], entry.revision, entry.digest, True, message.fast, entry
         )
         self._vote = record
-        self._reportable = (*self._reportable, record)[-4:]
+        self._reportable = (*self._reportable, record)[-REPORTABLE_VOTES:]
         self._touch()
         ok = self._sign(
             PrepareOk(*self._header(entry.revision, ballot), entry.digest, message.fast)
