@@ -33,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
         config_paths=[Path(p) for p in args.config],
     )
     runtime.build()
-    return asyncio.run(_serve(runtime))
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_serve(runtime))
 
 
 async def _serve(runtime: object) -> int:

@@ -16,7 +16,7 @@ Checking a proposal has two parts with different meanings for the protocol:
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -110,8 +110,14 @@ def _summary(issues: list[ConfigIssue]) -> str:
     return text[:MAX_REASON_CHARS] or "invalid configuration"
 
 
+@lru_cache(maxsize=64)
 def check_cluster_document(document: bytes, head_document: bytes | None) -> str | None:
-    """Deterministic check of a proposed cluster document; the reason it is invalid, or None."""
+    """Deterministic check of a proposed cluster document; the reason it is invalid, or None.
+
+    Pure, so its results are cached: the coordinator checks a document when the
+    client asks, again as the replica's validation callback, and members check
+    the same bytes once each.
+    """
     try:
         proposed = cluster_values(document)
     except ValueError as exc:

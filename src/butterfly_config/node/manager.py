@@ -15,6 +15,7 @@ refuses a proposal while another is being agreed anywhere in the cluster.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -117,6 +118,10 @@ class ConfigManager:
         self.sync_trigger: Callable[[], None] = lambda: None
         self.metrics_hook: Callable[[str, Any], None] = lambda _name, _value: None
         self.decision_timeout_s = 15.0
+        self._prepared: dict[bytes, ButterflyConfig] = {}
+        self._mirror_writer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="mirror"
+        )
 
     # -- wiring ---------------------------------------------------------------
     def attach(self, driver: ConsensusDriver) -> None:
@@ -337,6 +342,7 @@ class ConfigManager:
         )
         self._store.set_meta(LOCAL_OVERRIDES_KEY, orjson.dumps(merged, default=_plain).decode())
         self._local = merged
+        self._prepared.clear()
         self._swap(new)
         self.audit(identity.subject, action, "applied-local", {"paths": sorted(values)})
         if self._on_local_change is not None:
@@ -381,7 +387,13 @@ class ConfigManager:
         if entry.revision <= self._revision:
             return
         previous = self._head_document
-        new, why = documents.why_not_here(self._base, entry.document, self._local, entry.revision)
+        new = self._prepared.pop(entry.document, None)
+        why = None
+        if new is None:
+            new, why = documents.why_not_here(
+                self._base, entry.document, self._local, entry.revision
+            )
+        self._prepared.clear()
         self._head_document = entry.document
         self._revision = entry.revision
         self._applied_at = self._clock()
@@ -404,23 +416,42 @@ class ConfigManager:
 
     def _swap(self, new: ButterflyConfig) -> None:
         self._current = new
+        self._changed.set()
+        self._changed = asyncio.Event()
+        # The mirror is for people; the history store is what recovery trusts. Writing it
+        # on one background thread keeps its fsyncs off the protocol's path, in order.
+        self._mirror_writer.submit(self._write_mirror, new, self._revision)
+
+    @staticmethod
+    def _write_mirror(config: ButterflyConfig, revision: int) -> None:
         try:
             write_mirror(
-                mirror_path(str(new.model.node.data_dir)),
-                self._revision,
-                new.cluster_hash,
-                new.to_toml(),
+                mirror_path(str(config.model.node.data_dir)),
+                revision,
+                config.cluster_hash,
+                config.to_toml(),
             )
         except (OSError, ButterflyError) as exc:
             log.error("could not write the current.toml mirror: %s", exc)
-        self._changed.set()
-        self._changed = asyncio.Event()
+
+    def close(self) -> None:
+        """Finish pending mirror writes (called when the node stops)."""
+        self._mirror_writer.shutdown(wait=True)
 
     def veto(self, document: bytes) -> str | None:
-        """This node's local judgement of a proposal (its own options, its subscribers)."""
-        proposed, why = documents.why_not_here(self._base, document, self._local, self._revision)
+        """This node's local judgement of a proposal (its own options, its subscribers).
+
+        The configuration built for the check is kept, so applying the same
+        document once it commits does not build it again.
+        """
+        proposed, why = documents.why_not_here(
+            self._base, document, self._local, self._revision + 1
+        )
         if proposed is None:
             return why
+        if len(self._prepared) >= 4:
+            self._prepared.clear()
+        self._prepared[document] = proposed
         return self.subscribers.veto(proposed)
 
     # -- history, watch, sync, audit ------------------------------------------

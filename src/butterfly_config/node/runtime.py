@@ -607,7 +607,8 @@ class NodeRuntime:
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
         api_sock = bind_socket(str(model.network.api_addr), "API")
         peer_server = make_server(peer_app, str(model.network.listen_addr), ssl_context=peer_ssl)
-        api_server = make_server(api_app, str(model.network.api_addr), ssl_context=api_ssl)
+        api_server = make_server(api_app, str(model.network.api_addr), ssl_context=api_ssl,
+                                 client_certs=model.security.api.auth_method == "mtls")
         await self.transport.start()
         tasks = [
             asyncio.create_task(serve_on(peer_server, peer_sock), name="peer-server"),
@@ -633,5 +634,6 @@ class NodeRuntime:
             for task in tasks:
                 task.cancel()
             await self.transport.stop()
+            self.manager.close()
             self.store.close()
         return 0

@@ -33,11 +33,18 @@ class NodeServer(uvicorn.Server):
         yield
 
 
-def make_server(app: Any, addr: str, *, ssl_context: ssl.SSLContext | None = None) -> NodeServer:
+def make_server(
+    app: Any, addr: str, *, ssl_context: ssl.SSLContext | None = None, client_certs: bool = False
+) -> NodeServer:
+    """A server for `app`. `client_certs`: the app reads the TLS client certificate (API
+    with mTLS auth), which needs the TLS-aware h11 protocol; otherwise the faster httptools
+    parser serves it."""
     from butterfly_config.node.api.server import build_config
 
     host, port = split_addr(addr)
     config = build_config(app, host, port, ssl_context=ssl_context)
+    if not client_certs:
+        config.http = "httptools"
     config.timeout_graceful_shutdown = 3
     config.limit_concurrency = 512
     return NodeServer(config)
