@@ -1,9 +1,10 @@
 """`ButterflyConfig`: one validated, immutable configuration and where its values came from.
 
-Cheap to keep: it holds the frozen model, the origins of the values that did
-not come from defaults (sharing `Source` objects and the registry's path
-strings), the warnings, and its two hashes once asked for. File texts are not
-kept; line numbers are looked up again only when someone asks.
+Cheap to keep: it holds the frozen model (its field sets shared with equal
+models, see `sources.compact`), the origins of the leaves as a tuple in
+registry order (sharing `Source` objects), the warnings, and its two hashes
+once asked for. File texts are not kept; line numbers are looked up again only
+when someone asks.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from butterfly_config.canonical import canonical_document, hashes
+from butterfly_config.canonical import canonical_bytes, canonical_document, hashes
 from butterfly_config.errors import ConfigError, ConfigIssue, ValidationFailed
 from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
 from butterfly_config.schema.root import ConfigModel
+from butterfly_config.sources.compact import (
+    pack_origins,
+    packed_origin,
+    share_field_sets,
+    unpack_origins,
+)
 from butterfly_config.sources.layer import DEFAULT_SOURCE, Layer, Source
 from butterfly_config.sources.lines import LineFinder
 from butterfly_config.sources.model_errors import model_issues
@@ -138,7 +145,8 @@ class ButterflyConfig:
         settings: LoadSettings | None = None,
     ) -> None:
         self._model = model
-        self._origins: Mapping[str, Source] = dict(origins or {})
+        share_field_sets(model)
+        self._origins = pack_origins(origins or {})
         self._raw_warnings = warnings
         self._located: tuple[ConfigIssue, ...] | None = None
         self._settings = settings or LoadSettings()
@@ -164,6 +172,25 @@ class ButterflyConfig:
         """Wrap an already validated model (no rules are run)."""
         return cls(model)
 
+    @classmethod
+    def from_canonical(cls, data: bytes | str) -> ButterflyConfig:
+        """Rebuild a configuration from `to_canonical()` bytes (e.g. a history entry).
+
+        The model checks types and ranges; the rules are not run again (the
+        bytes were valid when stored). Provenance is not part of the bytes.
+        """
+        try:
+            model = ConfigModel.model_validate_json(data)
+        except ValidationError as exc:
+            issues = [issue for _, issue in model_issues(exc)]
+            message = "stored configuration does not match the schema"
+            raise ValidationFailed(message, issues) from None
+        return cls(model)
+
+    def to_canonical(self) -> bytes:
+        """The canonical bytes of every option: what `full_hash` hashes; compact to keep."""
+        return canonical_bytes(self._model)
+
     def with_values(
         self, changes: Mapping[str, Any], *, revision: int | None = None
     ) -> ButterflyConfig:
@@ -172,7 +199,7 @@ class ButterflyConfig:
         Text values are parsed by the option's type. Raises `ConfigError` with
         every issue when the result is invalid; `self` is never changed.
         """
-        base = Layer(self._model.model_dump(exclude_none=True), dict(self._origins))
+        base = Layer(self._model.model_dump(exclude_none=True), self.origins)
         update = runtime_layer(changes, revision)
         from butterfly_config.merge import merge_layers
 
@@ -189,7 +216,8 @@ class ButterflyConfig:
         """Warnings found while loading, with file:line filled in on first access."""
         if self._located is None:
             finder = LineFinder()
-            self._located = tuple(locate(w, self._origins, finder) for w in self._raw_warnings)
+            origins = self.origins
+            self._located = tuple(locate(w, origins, finder) for w in self._raw_warnings)
         return self._located
 
     def get_value(self, path: str) -> Any:
@@ -209,7 +237,7 @@ class ButterflyConfig:
             suggestion = registry.suggest(path)
             hint = f"; did you mean {suggestion}?" if suggestion else ""
             raise KeyError(f"unknown option '{path}'{hint}")
-        source = self._origins.get(path, DEFAULT_SOURCE)
+        source = packed_origin(self._origins, path) or DEFAULT_SOURCE
         if source.kind in ("file", "include") and source.line is None:
             line = LineFinder().line(source.name, path)
             if line is not None:
@@ -217,9 +245,9 @@ class ButterflyConfig:
         return source
 
     @property
-    def origins(self) -> Mapping[str, Source]:
-        """Sources of every value that is not a default, by leaf path."""
-        return self._origins
+    def origins(self) -> dict[str, Source]:
+        """Sources of every value that is not a default, by leaf path (a fresh dict)."""
+        return unpack_origins(self._origins)
 
     def cluster_view(self) -> dict[str, Any]:
         """The cluster-scope options as a JSON-compatible nested dict (what consensus agrees on)."""

@@ -120,6 +120,16 @@ def test_to_toml_round_trips(reference: ButterflyConfig, tmp_path: Path) -> None
     assert again == reference and again.full_hash == reference.full_hash
 
 
+def test_canonical_bytes_round_trip(reference: ButterflyConfig) -> None:
+    data = reference.to_canonical()
+    again = ButterflyConfig.from_canonical(data)
+    assert again == reference
+    assert again.full_hash == reference.full_hash and again.cluster_hash == reference.cluster_hash
+    assert len(data) < 16 * 1024
+    with pytest.raises(ConfigError):
+        ButterflyConfig.from_canonical(b'{"byzantine": {"f_value": "one"}}')
+
+
 def test_to_toml_writes_members_as_array_of_tables() -> None:
     members = [
         {"node_id": f"n{i}", "addr": f"10.0.0.{i}:7890", "api_addr": f"10.0.0.{i}:8080",

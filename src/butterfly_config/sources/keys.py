@@ -6,6 +6,7 @@ and reported by the caller as warnings, or errors under `--strict`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .layer import Source
@@ -38,6 +39,8 @@ def _walk(
             strays.append(key)
         elif isinstance(node, str):
             origins[node] = source
+            if type(value) is str:
+                table[key] = sys.intern(value)  # equal strings of many configs share memory
         elif isinstance(value, dict):
             _walk(value, node, f"{prefix}{key}.", source, origins, unknown)
         else:

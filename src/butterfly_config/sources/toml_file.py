@@ -141,6 +141,8 @@ class _FileTree:
             self.texts[display] = text
         document = parse_toml(text, display)
         includes, issues = _include_list(document, display, text)
+        if includes and not stack:
+            stack = (os.path.realpath(display),)  # resolved only when there is something to cycle
         here = os.path.dirname(display)
         for name in includes:
             child = os.path.normpath(os.path.join(here, name))
@@ -175,5 +177,5 @@ def file_layers(
     """
     display = os.fspath(path)
     tree = _FileTree(strict, texts)
-    top = tree.load(display, (display,), (os.path.realpath(display),))
+    top = tree.load(display, (display,), ())
     return tree.include_layers, top
