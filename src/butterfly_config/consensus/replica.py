@@ -1060,7 +1060,9 @@ class Replica:
         self._last_progress = self._now
         self._vc_round = 0
         self._touch()
-        if entry.origin == self._id and self._own.pop(entry.request_id, None) is not None:
+        if entry.origin == self._id and entry.request_id:
+            # also after an abort or timeout was reported: the entry did commit
+            self._own.pop(entry.request_id, None)
             self._events.append(ProposalCommitted(entry.request_id, entry.revision, entry.digest))
         if self._held_request is not None and self._held_request.request_id == entry.request_id:
             self._held_request = None
