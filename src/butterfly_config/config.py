@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from butterfly_config.canonical import canonical_bytes, canonical_document, hashes
 from butterfly_config.errors import ConfigError, ConfigIssue, ValidationFailed
+from butterfly_config.redact import redact_text
 from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
 from butterfly_config.schema.root import ConfigModel
@@ -70,7 +71,14 @@ def _origin_of(path: str, origins: Mapping[str, Source]) -> tuple[str, Source] |
 
 
 def locate(issue: ConfigIssue, origins: Mapping[str, Source], lines: LineFinder) -> ConfigIssue:
-    """`issue` with file:line (files, env files) or the variable/flag that set its value."""
+    """`issue` with file:line (files, env files) or the variable/flag that set its value.
+
+    Credentials in URLs are masked here, so no issue shown anywhere carries one.
+    """
+    if "://" in issue.message or "://" in issue.hint:
+        issue = dataclasses.replace(
+            issue, message=redact_text(issue.message), hint=redact_text(issue.hint)
+        )
     if issue.file is not None or not issue.path:
         return issue
     found = _origin_of(issue.path, origins)

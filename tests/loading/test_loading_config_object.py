@@ -157,3 +157,23 @@ def test_secret_options_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert redact.redact_tree({"metadata": {"description": "s3cret", "cluster_name": "c"}}) == {
         "metadata": {"description": MASK, "cluster_name": "c"}
     }
+
+
+def test_url_credentials_never_reach_an_issue() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ConfigLoader().set_environ({}).override_value(
+            "observability.tracing.endpoint", "http://user:hunter2@collector"
+        ).override_value("byzantine.f_value", 0).load()
+    rendered = "\n".join(i.render() for i in caught.value.errors)
+    assert "hunter2" not in rendered
+
+
+def test_shared_field_sets_are_read_only_and_copies_are_not(reference: ButterflyConfig) -> None:
+    section = reference.model.network.connection
+    with pytest.raises(TypeError):
+        section.model_fields_set.add("x")
+    other = ConfigLoader().set_environ({}).load()
+    copied = other.model.network.model_copy(update={"protocol": "tcp"})
+    assert copied.protocol == "tcp" and "protocol" in copied.model_fields_set
+    fresh = reference.with_values({"network.protocol": "tcp"})
+    assert fresh.model.network.connection.model_fields_set is section.model_fields_set

@@ -335,3 +335,37 @@ def test_parse_text(text: str, kind: ValueKind, expected: object) -> None:
 def test_parse_text_refuses(text: str, kind: ValueKind) -> None:
     with pytest.raises(ValueParseError):
         parse_text(text, kind)
+
+
+def test_every_leaf_round_trips_through_its_canonical_variable() -> None:
+    """Deterministic companion of the property test: each leaf once, with a sample value."""
+    import json
+
+    from butterfly_config.schema.root import ConfigModel
+    from butterfly_config.sources.schema_map import env_name
+
+    for path, info in registry.options().items():
+        if path.startswith("include."):
+            continue
+        sample = info.default if info.default not in (None, (), {}) else info.example
+        if sample is None:
+            sample = info.default
+        if isinstance(sample, bool):
+            text = "true" if sample else "false"
+        elif isinstance(sample, (int, float, str)):
+            text = str(sample)
+        else:
+            text = json.dumps(sample)
+        layer = env_layer({env_name(path): text})
+        assert layer.issues == [], path
+        expected = ConfigModel.model_validate(nested_value(path, sample))
+        got = ConfigModel.model_validate(merge_layers([layer])[0])
+        assert got == expected, path
+
+
+def nested_value(path: str, value: object) -> dict[str, object]:
+    from butterfly_config.sources import set_path
+
+    document: dict[str, object] = {}
+    set_path(document, path, value)
+    return document
