@@ -9,6 +9,7 @@ from consensus_harness import CLUSTER, Harness, genesis, hash_fn, make_params
 
 from butterfly_config.consensus.crypto import sign_message
 from butterfly_config.consensus.messages import (
+    Abort,
     Decided,
     FetchReply,
     PrepareOk,
@@ -140,14 +141,34 @@ def test_restarted_coordinator_finishes_its_own_proposal() -> None:
     h.drop = lambda s, t, m: s == "n0"
     h.propose("n1", "r1", b"doc-1")
     h.run()
+    assert h.disks["n0"].hard_state.proposal is not None  # type: ignore[union-attr]
     h.crash("n0")
     h.drop = None
-    h.restart("n0")
-    h.propose("n0", "r2", b"doc-2")
+    h.restart("n0")  # re-sends the same PROPOSE in the same ballot
+    h.run()
+    assert {r.head.entry.document for r in h.replicas.values()} == {b"doc-1"}
+    assert [e.request_id for e in h.events_of("n1", ProposalCommitted)] == ["r1"]  # type: ignore[attr-defined]
+    h.check_agreement()
+
+
+def test_restarted_coordinator_without_its_reports_opens_a_new_attempt() -> None:
+    h = Harness(make_params(4))
+    for member in ("n1", "n2"):
+        h.replicas[member].suspect_coordinator()
+        h.collect(member)
+    h.run()
+    assert h.replicas["n1"].coordinator == "n1" and h.replicas["n1"].established
+    h.drop = lambda s, t, m: t == "n1"  # the members' votes are lost
+    h.propose("n1", "r1", b"doc-1")
+    h.run()
+    h.crash("n1")
+    h.drop = None
+    h.restart("n1")  # view 1 without its NEW_VIEW reports: ABORT, reports for (1, 1)
     h.settle(rounds=30)
-    documents = {r.head.entry.document for r in h.replicas.values()}
-    assert len(documents) == 1
-    h.settle(rounds=30)
+    # all members had voted for doc-1 on the fast path: the new attempt must re-propose it
+    assert {r.head.entry.document for r in h.replicas.values()} == {b"doc-1"}
+    assert any(isinstance(m, Abort) and m.ballot == (1, 0) for _, _, m in h.sent)
+    assert h.replicas["n1"].ballot == (1, 0)  # attempts restart with the next revision
     h.check_agreement()
 
 

@@ -191,6 +191,10 @@ class Replica:
         self._finalize_resend: FinalizeResend | None = None
         self._fetch_blocked_until = -1
         self._next_status = now_ms
+        if self._proposal is not None and self.coordinator == self._id:
+            # finish (or give up properly) what this coordinator proposed before it stopped
+            self._try_start()
+            self._drain()
 
     # ================================================================ inputs
 
@@ -530,7 +534,7 @@ class Replica:
             return  # still gathering reports for this ballot
         justification = self._justification()
         if justification is None:
-            if self._queued is not None or self._lock is not None:
+            if self._queued is not None or self._lock is not None or self._proposal is not None:
                 self._reballot("the coordinator has no justification for its ballot")
             return
         revision = self.head_revision + 1
