@@ -4,7 +4,8 @@ Canonical = the model's JSON-mode dump (so every value already has its field's
 type: a float field holds 1.0, never 1), keys sorted, no whitespace, UTF-8,
 unset options left out, the `[include]` directive left out. Integral floats in
 free-form tables (`partition.model_hints`) are written as integers, so `8` and
-`8.0` there hash the same. Equal configurations give equal bytes whatever
+`8.0` there hash the same (and integers past 64 bits as floats, which JSON can
+carry). Equal configurations give equal bytes whatever
 their files looked like.
 """
 
@@ -55,9 +56,17 @@ def _free_form_paths() -> tuple[tuple[str, ...], ...]:
     return tuple(found)
 
 
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
+_EXACT = 2.0**53
+"""Beyond this, floats are not all integers and ints may not fit JSON's 64 bits: kept as is."""
+
+
 def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
         return int(value)
+    if type(value) is int and not _INT64_MIN <= value <= _UINT64_MAX:
+        return float(value)  # JSON encoders stop at 64 bits; such a number is only a magnitude
     if isinstance(value, dict):
         return {k: _integral(v) for k, v in value.items()}
     if isinstance(value, list):

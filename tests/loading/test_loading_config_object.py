@@ -177,3 +177,8 @@ def test_shared_field_sets_are_read_only_and_copies_are_not(reference: Butterfly
     assert copied.protocol == "tcp" and "protocol" in copied.model_fields_set
     fresh = reference.with_values({"network.protocol": "tcp"})
     assert fresh.model.network.connection.model_fields_set is section.model_fields_set
+
+
+def test_huge_integers_in_free_form_tables_still_hash() -> None:
+    config = ButterflyConfig.defaults().with_values({"partition.model_hints": {"m": {"n": 2**70}}})
+    assert len(config.cluster_hash) == 64

@@ -15,6 +15,7 @@ from butterfly_config.errors import (
 from butterfly_config.merge import merge_layers
 from butterfly_config.schema import registry
 from butterfly_config.sources import (
+    Layer,
     Source,
     cli_layer,
     defaults_layer,
@@ -195,6 +196,14 @@ def test_env_list_accepts_json_and_toml_arrays() -> None:
     for text in ("[3, 4]", "[3,4,]"):
         layer = env_layer({"BUTTERFLY_RESOURCES_GPU_DEVICE_IDS": text})
         assert layer.values["resources"]["gpu"]["device_ids"] == [3, 4], text
+
+
+def test_empty_env_value_unsets_an_optional_option() -> None:
+    file_layer = Layer({"network": {"external_addr": "10.0.0.1:7890"}})
+    layer = env_layer({"BUTTERFLY_NETWORK_EXTERNAL_ADDR": ""})
+    assert layer.values == {"network": {"external_addr": None}}
+    merged, _ = merge_layers([file_layer, layer])
+    assert merged["network"]["external_addr"] is None
 
 
 def test_env_bad_value_is_a_type_issue_naming_the_variable() -> None:

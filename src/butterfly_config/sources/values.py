@@ -34,7 +34,12 @@ def _structured(text: str) -> Any:
 
 
 def parse_text(text: str, kind: ValueKind) -> Any:
-    """Read `text` as a value of `kind`, or raise `ValueParseError` saying what was expected."""
+    """Read `text` as a value of `kind`, or raise `ValueParseError` saying what was expected.
+
+    The empty text unsets an optional option (`BUTTERFLY_NETWORK_EXTERNAL_ADDR=`).
+    """
+    if kind.optional and text == "":
+        return None
     name = kind.name
     if name == "str":
         return text
