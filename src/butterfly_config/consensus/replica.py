@@ -888,6 +888,10 @@ class Replica:
         if verdict.ok or (forced and verdict.kind == "veto"):
             self._respond_ok(message, entry)
         else:
+            if verdict.kind == "invalid" and not forced:
+                # the coordinator must validate before proposing, and validation is
+                # deterministic: proposing an invalid document proves it faulty
+                self._evidence(message.sender, "invalid_proposal", verdict.reason)
             reject = PrepareReject(
                 *self._header(entry.revision, ballot),
                 digest=entry.digest,
@@ -1039,8 +1043,21 @@ class Replica:
                 self._reportable = kept
                 self._touch()
         self._adopt_ballot(target, establishes=False)
-        self._last_progress = self._now
+        if self._abort_is_verifiable(message):
+            # an ABORT with no checkable reason is not progress: a coordinator
+            # that aborts everything must not keep its view forever
+            self._last_progress = self._now
         self._send(message.sender, self._report(target))
+
+    def _abort_is_verifiable(self, abort: Abort) -> bool:
+        """True when the ABORT carries a correctly signed reject of its ballot."""
+        return any(
+            reject.ballot == abort.ballot
+            and reject.revision == abort.revision
+            and reject.digest == abort.digest
+            and self._verifier.message_problem(reject) is None
+            for reject in abort.rejects
+        )
 
     def _apply(self, decided: Decided) -> None:
         """Commit the next revision: log it, hand it out, reset per-revision state."""
@@ -1105,6 +1122,8 @@ class Replica:
             not self._established
             or self._own
             or self._held_request is not None
+            or self._queued is not None
+            or self._collections
             or self._vote_active()
             or self._lock is not None
             or self._round is not None
