@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from butterfly_config.canonical import canonical_bytes, canonical_document, hashes
-from butterfly_config.errors import ConfigError, ConfigIssue, ValidationFailed
+from butterfly_config.errors import ConfigIssue, ValidationFailed
 from butterfly_config.redact import redact_text
 from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
@@ -119,24 +119,25 @@ def build_config(
     lines: LineFinder | None = None,
 ) -> ButterflyConfig:
     """Validate a merged document once; raise `ValidationFailed` with every issue, or build."""
-    finder = lines if lines is not None else LineFinder()
-    found = list(issues)
+    source_issues = list(issues)  # each source already said where it came from
+    found: list[ConfigIssue] = []
     model: ConfigModel | None = None
     try:
         model = ConfigModel.model_validate(values)
     except ValidationError as exc:
-        found.extend(locate(issue, origins, finder) for _, issue in model_issues(exc))
+        found.extend(issue for _, issue in model_issues(exc))
     if model is not None:
         found.extend(_rule_issues(model, settings))
-    errors = [i for i in found if i.severity == "error"]
+    errors = [i for i in (*source_issues, *found) if i.severity == "error"]
     if errors or model is None:
-        located = [locate(i, origins, finder) for i in found]
+        finder = lines if lines is not None else LineFinder()
+        located = [*source_issues, *(locate(i, origins, finder) for i in found)]
         located.sort(key=lambda issue: issue.severity != "error")  # errors first, order kept
         count = len(errors)
         raise ValidationFailed(
             f"configuration refused: {count} error{'s' if count != 1 else ''}", located
         )
-    return ButterflyConfig(model, origins, tuple(found), settings)
+    return ButterflyConfig(model, origins, (*source_issues, *found), settings)
 
 
 class ButterflyConfig:
@@ -316,8 +317,3 @@ def _dig(document: dict[str, Any], path: str) -> Any:
         node = node.get(name) if isinstance(node, dict) else None
     return node
 
-
-def refuse(issues: list[ConfigIssue]) -> ConfigError:
-    """A `ValidationFailed` carrying `issues` (for callers that collect issues themselves)."""
-    errors = sum(1 for i in issues if i.severity == "error")
-    return ValidationFailed(f"configuration refused: {errors} error(s)", issues)

@@ -114,7 +114,16 @@ def test_type_error_from_env_names_the_variable(tmp_path: Path) -> None:
         ConfigLoader().set_environ({"BUTTERFLY_NETWORK_COMPRESSION_LEVEL": "99"}).load()
     [issue] = [i for i in caught.value.errors if i.severity == "error"]
     assert issue.path == "network.compression.level"
-    assert "BUTTERFLY_NETWORK_COMPRESSION_LEVEL" in issue.message
+    assert issue.message.endswith(" (set by env BUTTERFLY_NETWORK_COMPRESSION_LEVEL)")
+    assert issue.message.count("BUTTERFLY_") == 1
+
+
+def test_env_parse_error_is_not_blamed_on_a_file_setting_the_same_option(tmp_path: Path) -> None:
+    main = write(tmp_path / "m.toml", "[byzantine]\nf_value = 1\n")
+    with pytest.raises(ValidationFailed) as caught:
+        ConfigLoader().add_file(main).set_environ({"BUTTERFLY_BYZANTINE_F_VALUE": "x"}).load()
+    [issue] = [i for i in caught.value.errors if i.severity == "error"]
+    assert issue.file is None and "BUTTERFLY_BYZANTINE_F_VALUE" in issue.message
 
 
 def test_reference_file_loads_in_development_with_warnings_only(reference_dir: Path) -> None:
