@@ -278,3 +278,18 @@ def test_show_hash_cluster_asks_the_node(capsys: pytest.CaptureFixture[str]) -> 
     assert seen == [("/api/v1/cluster/status", "Bearer t0k")]
     assert f"node-1: revision 3 cluster_hash {'ab' * 32} (ready)" in out
     assert f"node-2: revision 2 cluster_hash {'cd' * 32} (suspected)" in out
+
+
+def test_show_explain_and_diff_mask_url_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    write("ok.toml", DEV_FILE)
+    secret = ["--set", "observability.tracing.endpoint=http://ops:hunter2@collector:4317"]
+    for argv in (
+        ["config", "show", "--config", "ok.toml", *secret],
+        ["config", "show", "--config", "ok.toml", "--format", "json", *secret],
+        ["config", "explain", "observability.tracing.endpoint", "--config", "ok.toml", *secret],
+        ["config", "diff", "ok.toml", "ok.toml", *secret],
+    ):
+        _, out, err = run(capsys, *argv)
+        assert "hunter2" not in out + err, argv
+    _, out, _ = run(capsys, "config", "show", "--config", "ok.toml", *secret)
+    assert "http://ops:***@collector:4317" in out
