@@ -184,3 +184,42 @@ def test_new_view_with_too_few_reports_is_refused() -> None:
     replica.step(short)
     h.collect("n3")
     assert replica.view == 1
+
+
+def test_coordinator_proposing_an_invalid_document_is_evidence() -> None:
+    from consensus_harness import CLUSTER, hash_fn
+
+    from butterfly_config.consensus.crypto import sign_message
+    from butterfly_config.consensus.messages import make_entry
+    from butterfly_config.consensus.state import EvidenceFound
+
+    h = Harness(make_params(4))
+    parent = h.replicas["n1"].head.entry.digest
+    entry = make_entry(hash_fn, CLUSTER, 1, parent, b"invalid document", "x")
+    propose = sign_message(h.signers["n0"], Propose(CLUSTER, "n0", 0, 0, 1, entry, True, ()))
+    for member in ("n1", "n2", "n3"):
+        h.inject("n0", member, propose)
+    h.run()
+    kinds = [(e.member, e.kind) for e in h.events_of("n1", EvidenceFound)]  # type: ignore[attr-defined]
+    assert kinds == [("n0", "invalid_proposal")]
+    assert h.replicas["n1"].reputation("n0") == 75.0
+
+
+def test_coordinator_that_aborts_everything_loses_its_view() -> None:
+    h = Harness(make_params(4))
+    liar = h.replicas["n0"]
+
+    def always_abort() -> None:
+        if liar._round is not None and liar._round.phase == "prepare":
+            liar._abort(liar._round, "prepare timeout")
+
+    liar._advance_prepare = always_abort  # type: ignore[method-assign]
+    h.propose("n2", "r1", b"doc-1")
+    for _ in range(300):  # the liar re-proposes and aborts as fast as messages flow
+        h.run(max_steps=300)
+        h.tick(100)
+        if h.replicas["n2"].head_revision:
+            break
+    assert h.replicas["n2"].view >= 1
+    assert h.replicas["n2"].head.entry.document == b"doc-1"
+    h.check_agreement()
