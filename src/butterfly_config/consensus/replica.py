@@ -145,6 +145,9 @@ class Replica:
         same_head = hs is not None and hs.head_revision == self.head_revision
         self._vote: VoteRecord | None = hs.vote if hs and same_head else None
         self._reportable: tuple[VoteRecord, ...] = hs.reportable if hs and same_head else ()
+        if not self._reportable and self._vote is not None and self._vote.ok:
+            # a store that predates `reportable`: the last OK must still be reported
+            self._reportable = (self._vote,)
         self._commit_vote: CommitVoteRecord | None = hs.commit_vote if hs and same_head else None
         self._lock: PrepareCertificate | None = hs.lock if hs and same_head else None
         self._lock_entry: Entry | None = hs.lock_entry if hs and same_head else None
