@@ -1088,8 +1088,9 @@ class Replica:
             # also after an abort or timeout was reported: the entry did commit
             self._own.pop(entry.request_id, None)
             self._events.append(ProposalCommitted(entry.request_id, entry.revision, entry.digest))
-        if self._held_request is not None and self._held_request.request_id == entry.request_id:
-            self._held_request = None
+        # a commit shows the coordinator at work: stop holding a broadcast request
+        # (its origin still tracks it until an outcome or its deadline)
+        self._held_request = None
         if self._queued is not None and self._queued.request_id == entry.request_id:
             self._queued = None
         cert = decided.certificate
