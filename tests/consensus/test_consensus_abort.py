@@ -233,3 +233,41 @@ def test_proposal_ignoring_its_forced_entry_is_evidence() -> None:
     h.collect("n2")
     assert ("n1", "bad_justification") in evidence(h, "n2")
     assert not [m for s, _, m in h.sent[before:] if isinstance(m, PrepareOk)]
+
+
+def test_proposal_with_a_wrong_parent_is_evidence() -> None:
+    h = Harness(make_params(4))
+    entry = make_entry(hash_fn, "test-cluster", 1, "0" * 64, b"doc-1", "x")
+    propose = sign_message(h.signers["n0"], Propose("test-cluster", "n0", 0, 0, 1, entry, True, ()))
+    h.replicas["n1"].step(propose)
+    h.collect("n1")
+    assert ("n0", "invalid_proposal") in evidence(h, "n1")
+    assert not [m for s, _, m in h.sent if s == "n1" and isinstance(m, PrepareOk)]
+
+
+def test_finalize_without_a_valid_commit_certificate_is_not_applied() -> None:
+    from butterfly_config.consensus.messages import CommitCertificate, Decided, Finalize
+
+    h = Harness(make_params(4, protocol="standard_pbft"))
+    h.drop = lambda s, t, m: isinstance(m, Finalize) and t == "n2"
+    h.propose("n0", "r1", b"doc-1")
+    h.run()
+    real = next(m for _, _, m in h.sent if isinstance(m, Finalize))
+    cert = real.decided.certificate
+    assert cert is not None
+    too_few = dataclasses.replace(cert, commit_votes=cert.commit_votes[:2])
+    other = make_entry(hash_fn, "test-cluster", 1, real.decided.entry.parent_digest, b"evil")
+    attempts = [
+        Decided(real.decided.entry, too_few),
+        Decided(other, cert),
+        Decided(real.decided.entry, CommitCertificate(0, 0, 1, cert.digest, (), ())),
+    ]
+    for decided in attempts:
+        bogus = sign_message(h.signers["n1"], Finalize("test-cluster", "n1", 0, 0, 1, decided))
+        h.replicas["n2"].step(bogus)
+        h.collect("n2")
+        assert h.replicas["n2"].head_revision == 0
+    assert evidence(h, "n2").count(("n1", "bad_certificate")) == 3
+    h.replicas["n2"].step(real)
+    h.collect("n2")
+    assert h.replicas["n2"].head.entry.document == b"doc-1"

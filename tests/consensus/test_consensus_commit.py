@@ -185,3 +185,12 @@ def test_params_can_change_live_but_membership_cannot() -> None:
     other: ConsensusParams = make_params(7)
     with pytest.raises(ValueError, match="cannot change at runtime"):
         h.replicas["n0"].set_params(other)
+
+
+@pytest.mark.parametrize("protocol", ["standard_pbft", "optimistic_pbft"])
+def test_cluster_signing_with_ecdsa_p256_commits(protocol: str) -> None:
+    h = Harness(make_params(4, protocol=protocol, signing_algorithm="ecdsa_p256"))
+    h.propose("n3", "r1", b"doc-1")
+    h.run()
+    assert {rev for rev, _ in h.heads().values()} == {1}
+    assert h.replicas["n0"]._keyring.algorithm == "ecdsa_p256"
