@@ -206,7 +206,7 @@ def test_coordinator_proposing_an_invalid_document_is_evidence() -> None:
 
 
 def test_coordinator_that_aborts_everything_loses_its_view() -> None:
-    h = Harness(make_params(4))
+    h = Harness(make_params(4, view_change_timeout_ms=2000))
     liar = h.replicas["n0"]
 
     def always_abort() -> None:
@@ -216,7 +216,7 @@ def test_coordinator_that_aborts_everything_loses_its_view() -> None:
     liar._advance_prepare = always_abort  # type: ignore[method-assign]
     h.propose("n2", "r1", b"doc-1")
     for _ in range(300):  # the liar re-proposes and aborts as fast as messages flow
-        h.run(max_steps=300)
+        h.run(max_steps=60)
         h.tick(100)
         if h.replicas["n2"].head_revision:
             break
