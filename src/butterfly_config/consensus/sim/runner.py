@@ -75,6 +75,12 @@ class SimParams:
     liveness_bound_ms: int = 30000
     tick_ms: int = 50
     max_events: int = 400_000
+    count_bytes: bool = True
+    """Encode every message to count bytes (about 15% of the run time)."""
+    probe: bool = True
+    """After the heal, a client keeps proposing one valid change (retrying on abort
+    or refusal) until it commits: quiescence alone would accept a cluster that
+    aborts everything forever."""
     replica_class: type[Replica] = Replica
     """Tests swap in a deliberately broken subclass to prove the checker can fail."""
 
@@ -158,6 +164,8 @@ class Simulation:
         self.heal_ms = params.fault_window_ms
         self.deadline_ms = self.heal_ms + params.liveness_bound_ms
         self._sizes: dict[int, tuple[Message, int]] = {}
+        self._probes = 0
+        self._probe_committed = not params.probe
 
     # -- set-up ----------------------------------------------------------------
     def _choose_byzantine(self) -> dict[str, str]:
@@ -260,7 +268,10 @@ class Simulation:
             if now >= next_check:
                 next_check = now + self.params.tick_ms
                 if self._quiescent():
-                    break
+                    if self._probe_committed:
+                        break
+                    if self._probes == 0:
+                        self._send_probe(now)
                 if now >= self.deadline_ms:
                     result.liveness_failure = self._liveness_report()
                     break
@@ -401,18 +412,32 @@ class Simulation:
         message = out.message
         if inst.honest:
             self.checker.signed(inst.name, message)
-        cached = self._sizes.get(id(message))
-        if cached is None or cached[0] is not message:
-            cached = (message, len(encode_message(message)))
-            self._sizes[id(message)] = cached
+        size = 0
+        if self.params.count_bytes:
+            cached = self._sizes.get(id(message))
+            if cached is None or cached[0] is not message:
+                cached = (message, len(encode_message(message)))
+                self._sizes[id(message)] = cached
+            size = cached[1]
         now = self.queue.now_ms
-        for at, env in self.net.send(inst.identity, out.to, message, cached[1], now):
+        for at, env in self.net.send(inst.identity, out.to, message, size, now):
             self.queue.schedule(at, Deliver(env))
+
+    def _send_probe(self, at_ms: int) -> None:
+        self._probes += 1
+        target = self.rng.choice(self._honest()).name
+        document = b"probe-%d-" % self._probes + self.rng.randbytes(3).hex().encode()
+        self.queue.schedule(at_ms, ClientRequest(target, f"probe-{self._probes}", document))
 
     def _event(self, inst: Instance, event: object) -> None:
         now = self.queue.now_ms
         if isinstance(event, ProposalCommitted | ProposalAborted | ProposalRefused):
             inst.pending.discard(event.request_id)
+            if event.request_id.startswith("probe-"):
+                if isinstance(event, ProposalCommitted):
+                    self._probe_committed = True
+                else:
+                    self._send_probe(now + 4 * self.params.tick_ms)
             if isinstance(event, ProposalAborted):
                 self.counters.aborts += 1
             elif isinstance(event, ProposalRefused):
@@ -464,8 +489,12 @@ class Simulation:
                 f"{inst.name} r{replica.head_revision} view {replica.view}"
                 f"{'' if replica.established else ' (changing view)'}{pending}"
             )
+        if self._quiescent() and not self._probe_committed:
+            head = f"no valid change committed in {self._probes} client attempts"
+        else:
+            head = "not quiescent"
         return (
-            f"not quiescent {self.params.liveness_bound_ms}ms after the network healed: "
+            f"{head} {self.params.liveness_bound_ms}ms after the network healed: "
             + "; ".join(parts)
         )
 

@@ -1,0 +1,42 @@
+"""Every simulator seed that ever failed, with the setting it failed in.
+
+Each is replayed by test_sim_regressions.py on every run, forever. Add a line
+whenever `butterfly sim` or the seed sweep finds a failure: the setting is what
+`SimParams` needs to reproduce it (defaults unless named).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class FailedSeed(NamedTuple):
+    nodes: int
+    faulty: int
+    byzantine: str
+    network: str
+    seed: int
+    found: str
+
+
+REGRESSION_SEEDS: tuple[FailedSeed, ...] = (
+    # A Byzantine coordinator proposing invalid documents kept aborting and
+    # re-balloting in view 0 forever: aborts counted as progress.
+    *(
+        FailedSeed(4, 1, "invalid_coordinator", "hostile", seed, "liveness: stuck in view 0")
+        for seed in (0, 1, 2, 6, 7)
+    ),
+    FailedSeed(4, 1, "all", "hostile", 6, "liveness: invalid_coordinator in the mix"),
+    FailedSeed(4, 1, "all", "hostile", 7, "liveness: invalid_coordinator in the mix"),
+    *(
+        FailedSeed(7, 2, "all", "hostile", seed, "liveness: invalid_coordinator in the mix")
+        for seed in (30, 34, 39, 57)
+    ),
+    # An equivocating coordinator left one member alone in view 1 with a pending request.
+    *(
+        FailedSeed(4, 1, "equivocate", "hostile", seed, "liveness: lone member in view 1")
+        for seed in (29, 67, 97)
+    ),
+    # A member vetoing everything slowed the cluster past the 30 s liveness bound.
+    FailedSeed(4, 1, "reject_all", "hostile", 14, "liveness: vetoes outlasted the bound"),
+)

@@ -1,0 +1,52 @@
+"""The CI seed budget: 2,028 seeded runs over n in {4, 5, 7, 10} and every strategy.
+
+Each run is short (two client proposals, a 2 s fault window on a hostile
+network) and must keep every safety invariant and reach quiescence, with one
+more valid change committed, after the network heals. Parametrized per
+(n, strategy) so pytest shows progress and a failure names its setting; the
+failing seeds are in the assertion message, ready to be added to
+regression_seeds.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from butterfly_config.consensus.sim.byzantine import STRATEGY_NAMES
+from butterfly_config.consensus.sim.network import HOSTILE
+from butterfly_config.consensus.sim.runner import SimParams, run_seeds
+
+SEEDS_PER_STRATEGY = {4: 80, 5: 40, 7: 24, 10: 12}
+BEHAVIOURS = ("none", *STRATEGY_NAMES, "all")
+
+
+def ci_params(nodes: int, byzantine: str) -> SimParams:
+    return SimParams(
+        nodes=nodes,
+        faulty=(nodes - 1) // 3,
+        byzantine=byzantine,
+        network=HOSTILE,
+        proposals=2,
+        fault_window_ms=2000,
+        liveness_bound_ms=30000,
+        count_bytes=False,
+    )
+
+
+def test_the_budget_is_at_least_2000_seeds() -> None:
+    assert sum(SEEDS_PER_STRATEGY.values()) * len(BEHAVIOURS) >= 2000
+
+
+@pytest.mark.parametrize("byzantine", BEHAVIOURS)
+@pytest.mark.parametrize("nodes", sorted(SEEDS_PER_STRATEGY))
+def test_seeds_keep_safety_and_liveness(nodes: int, byzantine: str) -> None:
+    count = SEEDS_PER_STRATEGY[nodes]
+    start = 1000 * nodes  # different seeds for every n, the same across strategies
+    summary = run_seeds(ci_params(nodes, byzantine), range(start, start + count))
+    report = "\n\n".join(r.describe() for r in summary.failures[:2])
+    assert summary.ok, (
+        f"n={nodes} byzantine={byzantine}: violations in seeds {summary.violation_seeds}, "
+        f"liveness failures in seeds {summary.liveness_seeds}\n{report}"
+    )
+    assert summary.runs == count
+    assert summary.commits > 0
