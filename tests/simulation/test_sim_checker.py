@@ -85,7 +85,8 @@ def test_fast_certificates_need_every_member_and_fast_votes(world: World) -> Non
         return sign_message(world.signers[member], vote)
 
     full = tuple(ok(m, True) for m in world.members)
-    assert checker.certificate_problem(entry, CommitCertificate(0, 0, 1, entry.digest, (), full)) is None
+    complete = CommitCertificate(0, 0, 1, entry.digest, (), full)
+    assert checker.certificate_problem(entry, complete) is None
     three = CommitCertificate(0, 0, 1, entry.digest, (), full[:3])
     assert "4 needed" in (checker.certificate_problem(entry, three) or "")
     slow = CommitCertificate(0, 0, 1, entry.digest, (), tuple(ok(m, False) for m in world.members))

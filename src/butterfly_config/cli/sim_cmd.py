@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from butterfly_config.errors import UsageError
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def _progress_printer(total: int):  # type: ignore[no-untyped-def]
+def _progress_printer(total: int) -> Callable[[int], None]:
     step = max(1, total // 100)
 
     def report(done: int) -> None:

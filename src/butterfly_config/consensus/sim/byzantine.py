@@ -15,7 +15,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from butterfly_config.consensus.crypto import Signer, sign_message
 from butterfly_config.consensus.messages import (
@@ -32,6 +32,7 @@ from butterfly_config.consensus.messages import (
     PrepareOk,
     PrepareReject,
     Propose,
+    RejectKind,
     Status,
     ViewChange,
     make_entry,
@@ -148,7 +149,8 @@ class ShadowRounds:
             return
         self.entries[entry.digest] = (entry, ballot, audience)
         fast = self.ctx.params.protocol == "optimistic_pbft"
-        own = self.ctx.sign(PrepareOk(*self.ctx.header(entry.revision, *ballot), entry.digest, fast))
+        header = self.ctx.header(entry.revision, *ballot)
+        own = self.ctx.sign(PrepareOk(*header, entry.digest, fast))
         assert isinstance(own, PrepareOk)
         self.oks[entry.digest] = {self.ctx.identity: own}
         self.commits[entry.digest] = {}
@@ -235,10 +237,10 @@ class WrongHashVoter(Strategy):
 
     def outbound(self, out: Outbound) -> Sequence[Outbound]:
         message = out.message
-        if isinstance(message, PrepareOk | CommitVote | ConfigApplied | PrepareReject):
-            if self.ctx.rng.random() < 0.8:
-                bogus = sim_hash(self.ctx.rng.randbytes(8))
-                return (Outbound(out.to, self.ctx.resign(message, digest=bogus)),)
+        voting = isinstance(message, PrepareOk | CommitVote | ConfigApplied | PrepareReject)
+        if voting and self.ctx.rng.random() < 0.8:
+            bogus = sim_hash(self.ctx.rng.randbytes(8))
+            return (Outbound(out.to, self.ctx.resign(message, digest=bogus)),)
         return (out,)
 
 
@@ -265,10 +267,12 @@ class Forger(Strategy):
         foreign = [m for m in ctx.seen if m.sender != ctx.identity]
         if not foreign:
             return dataclasses.replace(message, revision=message.revision + 1)
-        original = ctx.rng.choice(foreign)
+        original: Any = ctx.rng.choice(foreign)
         if hasattr(original, "digest"):
-            return dataclasses.replace(original, digest=sim_hash(ctx.rng.randbytes(8)))
-        return dataclasses.replace(original, view=original.view + 1)
+            tampered: Message = dataclasses.replace(original, digest=sim_hash(ctx.rng.randbytes(8)))
+            return tampered
+        edited: Message = dataclasses.replace(original, view=original.view + 1)
+        return edited
 
     def tick(self, now_ms: int) -> Sequence[Outbound]:
         """Now and then: a FINALIZE whose commit votes claim to be other members'."""
@@ -351,8 +355,8 @@ class BogusCertificates(Strategy):
             ok = ctx.sign(PrepareOk(*ctx.header(revision, view, attempt), entry.digest, False))
             assert isinstance(ok, PrepareOk)
             pc = PrepareCertificate(view, attempt, revision, entry.digest, (ok,))
-            request = ctx.sign(CommitRequest(*ctx.header(revision, view, attempt), pc, entry))
-            return ctx.to_all(request)
+            lone = ctx.sign(CommitRequest(*ctx.header(revision, view, attempt), pc, entry))
+            return ctx.to_all(lone)
         cert = CommitCertificate(view, attempt, revision, entry.digest, votes, ())
         return self._send(entry, cert)
 
@@ -377,7 +381,7 @@ class RejectEverything(Strategy):
         if isinstance(message, CommitVote):
             return ()
         if isinstance(message, PrepareOk):
-            kind = "invalid" if self.ctx.rng.random() < 0.5 else "veto"
+            kind: RejectKind = "invalid" if self.ctx.rng.random() < 0.5 else "veto"
             reject = PrepareReject(
                 *self.ctx.header(message.revision, message.view, message.attempt),
                 digest=message.digest, kind=kind, reason="refused by policy",

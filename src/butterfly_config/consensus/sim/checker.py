@@ -113,7 +113,9 @@ class InvariantChecker:
         if problem:
             self._fail("integrity", node, f"{label} applied without a valid certificate: {problem}")
         if entry.document not in self.proposed_documents:
-            self._fail("integrity", node, f"{label}: document {entry.document!r} was never proposed")
+            self._fail(
+                "integrity", node, f"{label}: document {entry.document!r} was never proposed"
+            )
         error = self._validate(entry.document)
         if error is not None:
             self._fail("integrity", node, f"{label}: invalid document applied ({error})")
@@ -149,6 +151,7 @@ class InvariantChecker:
         if cert.revision != entry.revision or cert.digest != entry.digest:
             return "certificate names another revision or digest"
         votes: Iterable[CommitVote | PrepareOk]
+        kind: type[CommitVote | PrepareOk]
         if cert.commit_votes and not cert.fast_votes:
             votes, kind, needed = cert.commit_votes, CommitVote, self.quorum
         elif cert.fast_votes and not cert.commit_votes:

@@ -198,22 +198,22 @@ class Explorer:
             return [(m, request) for m in self.honest]
         if isinstance(message, CommitVote):
             commits = dict(adv.commits)
-            votes = commits.get(message.digest, ())
-            if any(v.sender == message.sender for v in votes):
+            cvotes = commits.get(message.digest, ())
+            if any(v.sender == message.sender for v in cvotes):
                 return []
-            if not votes:
+            if not cvotes:
                 own = self._sign(CommitVote(cluster, self.liar, 0, 0, 1, message.digest))
                 assert isinstance(own, CommitVote)
-                votes = (own,)
-            votes = (*votes, message)
-            commits[message.digest] = votes
+                cvotes = (own,)
+            cvotes = (*cvotes, message)
+            commits[message.digest] = cvotes
             st.adversary = dataclasses.replace(adv, commits=tuple(sorted(commits.items())))
-            if len(votes) != self.q:
+            if len(cvotes) != self.q:
                 return []
-            cert = CommitCertificate(0, 0, 1, message.digest,
-                                     tuple(sorted(votes, key=lambda v: v.sender)), ())
+            commit_cert = CommitCertificate(0, 0, 1, message.digest,
+                                            tuple(sorted(cvotes, key=lambda v: v.sender)), ())
             final = self._sign(Finalize(cluster, self.liar, 0, 0, 1,
-                                        Decided(self._entry(message.digest), cert)))
+                                        Decided(self._entry(message.digest), commit_cert)))
             return [(m, final) for m in self.honest]
         return []
 

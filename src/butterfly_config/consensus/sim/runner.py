@@ -15,11 +15,15 @@ Everything random comes from one `random.Random(seed)`; time is virtual.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from butterfly_config.consensus.messages import (
     Message,
+    SignedMessage,
     encode_message,
     message_type_name,
 )
@@ -82,6 +86,10 @@ class SimParams:
     or refusal) until it commits: quiescence alone would accept a cluster that
     aborts everything forever."""
     replica_class: type[Replica] = Replica
+    protocol: str = "optimistic_pbft"
+    vetoes: bool = True
+    """Some seeds give one honest member a subscriber that vetoes a quarter of changes."""
+    """"optimistic_pbft" (fast path when all n agree) or "standard_pbft" (always commit round)."""
     """Tests swap in a deliberately broken subclass to prove the checker can fail."""
 
 
@@ -142,7 +150,9 @@ class Simulation:
         self.params = params
         self.seed = seed
         self.rng = random.Random(seed)
-        self.world: World = build_world(self.rng, params.nodes, params.faulty)
+        self.world: World = build_world(
+            self.rng, params.nodes, params.faulty, protocol=params.protocol
+        )
         self.queue: EventQueue[Event] = EventQueue()
         self.net: Network[Message] = Network(self.rng, params.network)
         self.trace = Trace()
@@ -165,6 +175,7 @@ class Simulation:
         self.deadline_ms = self.heal_ms + params.liveness_bound_ms
         self._sizes: dict[int, tuple[Message, int]] = {}
         self._probes = 0
+        self.sent_by_type: Counter[str] = Counter()
         self._probe_committed = not params.probe
 
     # -- set-up ----------------------------------------------------------------
@@ -190,6 +201,8 @@ class Simulation:
     def _build_instances(self) -> None:
         honest = [m for m in self.world.members if m not in self.byzantine]
         vetoer = self.rng.choice(honest) if self.rng.random() < 0.3 else None
+        if not self.params.vetoes:
+            vetoer = None
         for identity in self.world.members:
             signer = self.world.signers[identity]
             strategy = self.byzantine.get(identity)
@@ -248,10 +261,27 @@ class Simulation:
         self.queue.schedule(window, Heal(final=True))
 
     # -- the run ---------------------------------------------------------------
-    def run(self) -> RunResult:
+    def boot(self) -> None:
+        """Start every member and its clock."""
         for inst in self.instances.values():
             self._start(inst)
             self.queue.schedule(self.rng.randrange(self.params.tick_ms), Tick(inst.name))
+
+    def submit(self, instance: str, request_id: str, document: bytes, at_ms: int) -> None:
+        """Queue a client proposal (for measurements driving the cluster by hand)."""
+        self.queue.schedule(at_ms, ClientRequest(instance, request_id, document))
+
+    def run_until(self, done: Callable[[], bool], limit_ms: int) -> bool:
+        """Process events until `done()` holds (True) or virtual time passes `limit_ms`."""
+        while len(self.queue) and self.queue.now_ms <= limit_ms:
+            self.checker.now_ms = self.queue.now_ms
+            self._handle(self.queue.pop())
+            if done():
+                return True
+        return False
+
+    def run(self) -> RunResult:
+        self.boot()
         self._schedule_workload()
         self._schedule_faults()
         result = RunResult(self.seed, self.params.nodes, dict(self.byzantine))
@@ -317,7 +347,7 @@ class Simulation:
                 strategy.ctx.seen.append(env.payload)
                 messages = strategy.inbound(env.payload)
             for message in messages:
-                self._guard(inst, lambda m=message: replica.step(m), message)  # type: ignore[misc]
+                self._guard(inst, partial(replica.step, message), message)
             self._process(inst)
 
     def _tick(self, name: str) -> None:
@@ -412,6 +442,7 @@ class Simulation:
         message = out.message
         if inst.honest:
             self.checker.signed(inst.name, message)
+        self.sent_by_type[message_type_name(message)] += 1
         size = 0
         if self.params.count_bytes:
             cached = self._sizes.get(id(message))
@@ -454,7 +485,7 @@ class Simulation:
         """Run one replica input; an exception is a robustness violation, not a sim crash."""
         try:
             action()
-        except Exception as exc:  # noqa: BLE001 - any escape from the core is the finding
+        except Exception as exc:  # any escape from the core is itself the finding
             what = describe(cause) if not isinstance(cause, str) else cause
             self.checker._fail(
                 "robustness", inst.name, f"{type(exc).__name__}: {exc} (while handling {what})"
@@ -526,10 +557,10 @@ def _document(rng: random.Random, k: int, *, invalid: bool) -> bytes:
 
 def describe(detail: object) -> str:
     """One short line for a message (or anything else) in a trace."""
-    if not hasattr(detail, "signature") or not hasattr(detail, "sender"):
+    if not isinstance(detail, SignedMessage):
         return str(detail)
-    m = detail
-    text = f"{message_type_name(m)} from {m.sender} b=({m.view},{m.attempt}) r{m.revision}"  # type: ignore[arg-type]
+    m: Any = detail
+    text = f"{message_type_name(m)} from {m.sender} b=({m.view},{m.attempt}) r{m.revision}"
     digest = getattr(m, "digest", None)
     entry = getattr(m, "entry", None)
     if entry is not None:
@@ -539,8 +570,8 @@ def describe(detail: object) -> str:
     decided = getattr(m, "decided", None)
     if decided is not None and not isinstance(decided, tuple):
         text += f" decided {decided.entry.digest[:8]}"
-    if m.cluster != "sim-cluster":  # type: ignore[attr-defined]
-        text += f" cluster={m.cluster}"  # type: ignore[attr-defined]
+    if m.cluster != "sim-cluster":
+        text += f" cluster={m.cluster}"
     return text
 
 
