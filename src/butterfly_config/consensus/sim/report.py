@@ -23,6 +23,8 @@ class RunResult:
     liveness_failure: str | None = None
     trace: list[str] = field(default_factory=list)
     trace_hash: str = ""
+    evidence: dict[str, int] = field(default_factory=dict)
+    """How often honest members found evidence against each member."""
 
     @property
     def ok(self) -> bool:
@@ -51,6 +53,8 @@ class Summary:
     view_changes: int = 0
     messages: int = 0
     bytes_sent: int = 0
+    evidence_against_byzantine: int = 0
+    evidence_against_honest: int = 0
     violation_seeds: list[int] = field(default_factory=list)
     liveness_seeds: list[int] = field(default_factory=list)
     failures: list[RunResult] = field(default_factory=list)
@@ -62,6 +66,11 @@ class Summary:
         self.view_changes += result.view_changes
         self.messages += result.messages
         self.bytes_sent += result.bytes_sent
+        for member, count in result.evidence.items():
+            if member in result.byzantine:
+                self.evidence_against_byzantine += count
+            else:
+                self.evidence_against_honest += count
         if result.violations:
             self.violation_seeds.append(result.seed)
         if result.liveness_failure is not None:
@@ -82,6 +91,8 @@ class Summary:
             "commits": self.commits,
             "aborts": self.aborts,
             "view_changes": self.view_changes,
+            "evidence_against_byzantine": self.evidence_against_byzantine,
+            "evidence_against_honest": self.evidence_against_honest,
             "invariant_violations": len(self.violation_seeds),
             "violation_seeds": self.violation_seeds,
             "liveness_failures": len(self.liveness_seeds),
@@ -101,6 +112,8 @@ class Summary:
                 f"commits:              {d['commits']}",
                 f"aborts:               {d['aborts']}",
                 f"view changes:         {d['view_changes']}",
+                f"evidence found:       {d['evidence_against_byzantine']} against Byzantine "
+                f"members, {d['evidence_against_honest']} against honest ones",
                 f"invariant violations: {d['invariant_violations']}"
                 + (f"  seeds: {_seed_list(self.violation_seeds)}" if self.violation_seeds else ""),
                 f"liveness failures:    {d['liveness_failures']}"

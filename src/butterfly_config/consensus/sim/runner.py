@@ -139,7 +139,8 @@ Event = Deliver | Tick | ClientRequest | Crash | Restart | Partition | Heal
 class Counters:
     aborts: int = 0
     refusals: int = 0
-    evidence: int = 0
+    evidence: Counter[str] = field(default_factory=Counter)
+    """Evidence honest members found, per accused member."""
     views: set[int] = field(default_factory=set)
 
 
@@ -478,8 +479,8 @@ class Simulation:
             if inst.honest:
                 self.counters.views.add(event.view)
             self.trace.add(now, inst.name, "view changed", event.view)
-        elif isinstance(event, EvidenceFound):
-            self.counters.evidence += 1
+        elif isinstance(event, EvidenceFound) and inst.honest:
+            self.counters.evidence[event.member] += 1
 
     def _guard(self, inst: Instance, action: Callable[[], None], cause: object) -> None:
         """Run one replica input; an exception is a robustness violation, not a sim crash."""
@@ -533,6 +534,7 @@ class Simulation:
         result.commits = max(self.checker.decided, default=0)
         result.aborts = self.counters.aborts
         result.view_changes = len(self.counters.views - {0})
+        result.evidence = dict(self.counters.evidence)
         result.messages = self.net.stats.sent
         result.bytes_sent = self.net.stats.bytes_sent
         result.events = self.trace.count
