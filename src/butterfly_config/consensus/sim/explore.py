@@ -267,17 +267,17 @@ class Explorer:
         if hit is not None and hit[0] is obj:
             return hit[1]
         frozen = _is_frozen(cls)
-        if cls is dict:
+        if isinstance(obj, dict) and cls is dict:
             items = sorted(
                 (self._canonical(k), self._canonical(v))
-                for k, v in obj.items()  # type: ignore[attr-defined]
+                for k, v in obj.items()
                 if not (isinstance(k, str) and k in _SKIP_ATTRS)
             )
             text = "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
-        elif cls is set or cls is frozenset:
-            text = "{" + ",".join(sorted(self._canonical(x) for x in obj)) + "}"  # type: ignore[attr-defined]
-        elif cls is list or cls is tuple or cls is deque:
-            text = "[" + ",".join(self._canonical(x) for x in obj) + "]"  # type: ignore[attr-defined]
+        elif isinstance(obj, set | frozenset):
+            text = "{" + ",".join(sorted(self._canonical(x) for x in obj)) + "}"
+        elif isinstance(obj, list | tuple | deque):
+            text = "[" + ",".join(self._canonical(x) for x in obj) + "]"
         elif dataclasses.is_dataclass(obj):
             parts = (self._canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj))
             text = cls.__name__ + "(" + ",".join(parts) + ")"
@@ -355,19 +355,17 @@ def _clone(obj: object) -> object:
     cls = type(obj)
     if cls in _PRIMITIVES or _is_frozen(cls) or isinstance(obj, _SHARED) or callable(obj):
         return obj
-    if cls is dict:
-        return {k: _clone(v) for k, v in obj.items()}  # type: ignore[attr-defined]
-    if cls is list:
-        return [_clone(v) for v in obj]  # type: ignore[attr-defined]
-    if cls is tuple:
-        return tuple(_clone(v) for v in obj)  # type: ignore[attr-defined]
-    if cls is set or cls is frozenset:
-        return cls(obj)  # type: ignore[call-overload]
-    if cls is deque:
-        return deque((_clone(v) for v in obj), obj.maxlen)  # type: ignore[attr-defined]
+    if isinstance(obj, dict) and cls is dict:
+        return {k: _clone(v) for k, v in obj.items()}
+    if isinstance(obj, list) and cls is list:
+        return [_clone(v) for v in obj]
+    if isinstance(obj, tuple) and cls is tuple:
+        return tuple(_clone(v) for v in obj)
+    if isinstance(obj, set) and cls is set:
+        return set(obj)
+    if isinstance(obj, deque) and cls is deque:
+        return deque((_clone(v) for v in obj), obj.maxlen)
     if dataclasses.is_dataclass(obj):
-        if cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
-            return obj
         new = object.__new__(cls)
         for f in dataclasses.fields(obj):
             object.__setattr__(new, f.name, _clone(getattr(obj, f.name)))

@@ -52,6 +52,7 @@ from butterfly_config.consensus.sim.world import (
     World,
     build_world,
     make_vetoing_validator,
+    sim_hash,
     validate,
     validation_error,
 )
@@ -163,7 +164,7 @@ class Simulation:
             members=self.world.members,
             quorum=self.world.params.quorum,
             keyring=self.world.keyring(),
-            hash_fn=_hash,
+            hash_fn=sim_hash,
             validate=validation_error,
             genesis=self.world.genesis.entry,
         )
@@ -220,7 +221,7 @@ class Simulation:
                     ctx = Context(
                         identity, signer, self.rng, self.world.params,
                         self.checker.client_proposed,
-                        (lambda i=inst: i.replica),  # type: ignore[misc]
+                        partial(_replica_of, inst),
                     )
                     self.strategies[name] = STRATEGIES[strategy](ctx)
 
@@ -546,10 +547,8 @@ class Simulation:
         return result
 
 
-def _hash(data: bytes) -> str:
-    from butterfly_config.consensus.sim.world import sim_hash
-
-    return sim_hash(data)
+def _replica_of(inst: Instance) -> Replica | None:
+    return inst.replica
 
 
 def _document(rng: random.Random, k: int, *, invalid: bool) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import blake3
@@ -48,7 +49,7 @@ def validate(document: bytes, head_document: bytes) -> Verdict:
     return Verdict.accept() if error is None else Verdict.invalid(error)
 
 
-def make_vetoing_validator(salt: int):  # type: ignore[no-untyped-def]
+def make_vetoing_validator(salt: int) -> Callable[[bytes, bytes], Verdict]:
     """A member whose local subscriber vetoes about one document in four.
 
     Which ones depends on the document and `salt` only, so the run stays
