@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import random
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from butterfly_config.consensus import messages as msgs
@@ -43,6 +44,9 @@ from butterfly_config.consensus.messages import (
 from butterfly_config.consensus.replica import Replica
 from butterfly_config.consensus.sim.checker import InvariantChecker
 from butterfly_config.consensus.sim.world import World, build_world, sim_hash, validate
+
+TIMEOUT_STEP_MS = 60_000
+"""How far a timeout move advances a member's clock: past every protocol timer."""
 
 _SKIP_ATTRS = frozenset(
     {"_signer", "_keyring", "_verifier", "_validate", "_hash", "_params", "_now"}
@@ -66,6 +70,8 @@ class State:
     votes: dict[tuple[str, str, int, int, int], str]
     prints: dict[str, str] = field(default_factory=dict)
     """Canonical text of each replica's memory (recomputed only for the one that moved)."""
+    clock: int = 0
+    timeouts: int = 0
 
 
 @dataclass(slots=True)
@@ -78,6 +84,8 @@ class ExploreResult:
     decided_runs: int = 0
     """Distinct states in which some honest member had applied revision 1."""
     digests_decided: set[str] = field(default_factory=set)
+    highest_view: int = 0
+    """The highest view any honest member reached (above 0 only with timeout moves)."""
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -93,8 +101,10 @@ class Explorer:
         depth: int = 60,
         max_states: int = 500_000,
         replica_class: type[Replica] = Replica,
+        timeouts: int = 0,
     ) -> None:
         self.replica_class = replica_class
+        self.timeouts = timeouts
         self.world: World = build_world(random.Random(seed), 4, 1)
         self.depth = depth
         self.max_states = max_states
@@ -230,11 +240,23 @@ class Explorer:
             self._current_violations.append(text)
 
     # -- the search --------------------------------------------------------------------
+    def timeout(self, st: State, member: str) -> State:
+        """Let one honest member's timers expire (its view-change timer among them)."""
+        nxt = State(dict(st.replicas), st.adversary, (), dict(st.applied), dict(st.votes),
+                    dict(st.prints), st.clock + TIMEOUT_STEP_MS, st.timeouts + 1)
+        replica = _clone(st.replicas[member])
+        assert isinstance(replica, Replica)
+        nxt.replicas[member] = replica
+        replica.tick(nxt.clock)
+        nxt.in_flight = st.in_flight + tuple(self._drain(nxt, member))
+        nxt.prints[member] = self._canonical(vars(replica))
+        return nxt
+
     def successor(self, st: State, index: int) -> State:
         """Deliver in-flight message `index`; only its receiver is copied (copy on write)."""
         to, message = st.in_flight[index]
         nxt = State(dict(st.replicas), st.adversary, (), dict(st.applied), dict(st.votes),
-                    dict(st.prints))
+                    dict(st.prints), st.clock, st.timeouts)
         rest = list(st.in_flight[:index] + st.in_flight[index + 1:])
         if to == self.liar:
             rest += self._adversary_receives(nxt, message)
@@ -255,6 +277,7 @@ class Explorer:
                 st.prints[member] = self._canonical(vars(st.replicas[member]))
             h.update(st.prints[member].encode())
         h.update(self._canonical(st.adversary).encode())
+        h.update(b"%d" % st.timeouts)
         h.update(repr(sorted(f"{to}:{self._canonical(m)}" for to, m in st.in_flight)).encode())
         return h.hexdigest()
 
@@ -291,6 +314,19 @@ class Explorer:
             self._fingerprints[id(obj)] = (obj, text)
         return text
 
+    def _successors(self, st: State) -> Iterator[State]:
+        tried: set[str] = set()
+        for index, (to, message) in enumerate(st.in_flight):
+            key = f"{to}:{self._canonical(message)}"
+            if key in tried:  # two copies of one message: delivering either is the same
+                continue
+            tried.add(key)
+            yield self.successor(st, index)
+        if st.timeouts < self.timeouts:
+            for member in self.honest:
+                if st.replicas[member].in_flight:  # an idle member's timers change nothing
+                    yield self.timeout(st, member)
+
     def run(self) -> ExploreResult:
         result = ExploreResult()
         self._current_violations: list[str] = []
@@ -301,6 +337,9 @@ class Explorer:
         while stack:
             st, depth = stack.pop()
             result.deepest = max(result.deepest, depth)
+            result.highest_view = max(
+                result.highest_view, *(r.view for r in st.replicas.values())
+            )
             if any(st.applied.values()):
                 result.decided_runs += 1
                 for digests in st.applied.values():
@@ -310,13 +349,7 @@ class Explorer:
             if depth >= self.depth:
                 result.cut_at_depth += bool(st.in_flight)
                 continue
-            tried: set[str] = set()
-            for index, (to, message) in enumerate(st.in_flight):
-                key = f"{to}:{self._canonical(message)}"
-                if key in tried:  # two copies of one message: delivering either is the same
-                    continue
-                tried.add(key)
-                nxt = self.successor(st, index)
+            for nxt in self._successors(st):
                 result.transitions += 1
                 if self._current_violations:
                     result.violations = list(self._current_violations)
@@ -386,8 +419,14 @@ def explore(
     max_states: int = 500_000,
     seed: int = 0,
     replica_class: type[Replica] = Replica,
+    timeouts: int = 0,
 ) -> ExploreResult:
-    """Explore every delivery order up to `depth` deliveries (see the module docstring)."""
+    """Explore every delivery order up to `depth` moves (see the module docstring).
+
+    `timeouts` > 0 adds moves that expire one honest member's timers, at most
+    that many per run, so view changes and re-proposals are explored too.
+    """
     return Explorer(
-        seed=seed, depth=depth, max_states=max_states, replica_class=replica_class
+        seed=seed, depth=depth, max_states=max_states, replica_class=replica_class,
+        timeouts=timeouts,
     ).run()
