@@ -315,6 +315,11 @@ class Explorer:
         return text
 
     def _successors(self, st: State) -> Iterator[State]:
+        """Timeout moves first: the stack pops them last, so deliveries are searched first."""
+        if st.timeouts < self.timeouts:
+            for member in self.honest:
+                if st.replicas[member].in_flight:  # an idle member's timers change nothing
+                    yield self.timeout(st, member)
         tried: set[str] = set()
         for index, (to, message) in enumerate(st.in_flight):
             key = f"{to}:{self._canonical(message)}"
@@ -322,10 +327,6 @@ class Explorer:
                 continue
             tried.add(key)
             yield self.successor(st, index)
-        if st.timeouts < self.timeouts:
-            for member in self.honest:
-                if st.replicas[member].in_flight:  # an idle member's timers change nothing
-                    yield self.timeout(st, member)
 
     def run(self) -> ExploreResult:
         result = ExploreResult()
