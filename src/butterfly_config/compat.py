@@ -61,6 +61,7 @@ class Compatibility:
     verdict: Verdict
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    hint: str = ""
 
     @property
     def compatible(self) -> bool:
@@ -75,12 +76,14 @@ def check(node: Version, cluster: Version) -> Compatibility:
     """Compare the configuration's version (`node`) with the cluster's."""
     if _breaking_part(node) != _breaking_part(cluster):
         level = "minor (major 0 is initial development)" if node.major == cluster.major else "major"
-        return Compatibility(node, cluster, "incompatible", (
-            f"configuration version {node} and cluster version {cluster} differ in the "
-            f"{level} version: options may have been renamed, removed or changed meaning",
-            f"migrate the configuration with `butterfly config migrate` or run a node of "
-            f"the cluster's major version {cluster.major}",
-        ))
+        line = _breaking_part(cluster)
+        return Compatibility(
+            node, cluster, "incompatible",
+            (f"configuration version {node} and cluster version {cluster} differ in the "
+             f"{level} version: options may have been renamed, removed or changed meaning",),
+            hint=(f"migrate the configuration with `butterfly config migrate`, or run a "
+                  f"configuration of the cluster's version {'.'.join(map(str, line))}.x"),
+        )
     reasons: list[str] = []
     warnings: list[str] = []
     if node.minor != cluster.minor:
