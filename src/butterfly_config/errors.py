@@ -83,7 +83,9 @@ class ConfigError(ButterflyError):
 
     exit_code = 1
 
-    def __init__(self, message: str, errors: list[ConfigIssue] | None = None, *, hint: str = "") -> None:
+    def __init__(
+        self, message: str, errors: list[ConfigIssue] | None = None, *, hint: str = ""
+    ) -> None:
         super().__init__(message, hint=hint)
         self.errors: list[ConfigIssue] = list(errors or [])
 

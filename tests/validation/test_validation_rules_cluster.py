@@ -82,6 +82,9 @@ def test_this_node_should_be_a_member() -> None:
         ("not base64!", True),
         ("MCowBQYDK2VwAyEA3Jx1vN3ZbC0oJ7lYw6h0Zt9t1H1dQm1c6jz7c1x0Q7M=", False),
         ("a2V5LW9mLW5vZGUt0000", False),
+        # base64 keys may start with "/": a raw ed25519 key is a key whatever its first byte
+        ("/UYTsPJfjkInVooGuZmgATFLRIYYU9N41zgJ6mV7uIk=", False),
+        ("/etc/keys/abcd", True),
     ],
 )
 def test_public_key_paths_are_told_from_base64(value: str, is_path: bool) -> None:

@@ -22,8 +22,8 @@ from .toml_file import read_text
 from .values import ValueParseError, parse_text
 
 DEFAULT_PREFIX = "BUTTERFLY_"
-RESERVED = ("API_URL", "API_TOKEN", "CONFIG")
-"""Variables of the command line, not options: skipped without a word."""
+RESERVED = ("API_URL", "API_TOKEN", "CONFIG", "TEST_HOOKS", "TEST_VETO")
+"""Variables of the command line and of the test hooks, not options: skipped without a word."""
 
 
 def _unquote(value: str) -> str:

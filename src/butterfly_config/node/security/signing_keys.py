@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
+from butterfly_config.key_text import PATH_PREFIXES, PATH_SUFFIXES, public_key_is_path
 
 SigningAlgorithm = Literal["ed25519", "ecdsa_p256", "rsa_2048"]
 SIGNING_ALGORITHMS: tuple[str, ...] = get_args(SigningAlgorithm)
@@ -183,13 +184,6 @@ def load_private_key(path: str | os.PathLike[str]) -> PrivateSigningKey:
     )
 
 
-def _looks_like_path(value: str) -> bool:
-    """Base64 may contain "/", so only unmistakable path shapes count here."""
-    return value.startswith(("/", "./", "../", "~")) or value.endswith(
-        (".pem", ".pub", ".crt", ".key")
-    )
-
-
 def _verify_key_from_raw(raw: bytes) -> VerifyKey:
     if len(raw) == 32:
         return ed25519.Ed25519PublicKey.from_public_bytes(raw)
@@ -214,7 +208,8 @@ def load_verify_key(
     the configuration path for error messages.
     """
     text = value.strip()
-    if not _looks_like_path(text):
+    if not ((public_key_is_path(text) and text.startswith(PATH_PREFIXES))
+            or text.endswith(PATH_SUFFIXES)):
         try:
             return _verify_key_from_raw(base64.b64decode(text, validate=True))
         except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:

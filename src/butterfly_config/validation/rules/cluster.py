@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 
 from butterfly_config.errors import ConfigIssue
+from butterfly_config.key_text import public_key_is_path
 from butterfly_config.schema.root import ConfigModel
 
 from ..base import rule
 from ..context import ValidationContext
 from ..files import required_file_issue
 from .network import split_address
-
-_PATH_PREFIXES = ("/", "./", "../", "~")
-_PATH_SUFFIXES = (".pem", ".pub", ".crt", ".key")
-
-
-def public_key_is_path(value: str) -> bool:
-    """Whether a member's `public_key` names a PEM file rather than base64 key bytes.
-
-    Base64 may contain "/", so only unmistakable path shapes count, and any
-    other value that is not valid base64 is taken as a (relative) path.
-    """
-    text = value.strip()
-    if text.startswith(_PATH_PREFIXES) or text.endswith(_PATH_SUFFIXES):
-        return True
-    try:
-        return not base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return True
 
 
 @rule("cluster.unique-members")

@@ -1,0 +1,275 @@
+"""Real node processes on 127.0.0.1 for the integration tests.
+
+`LocalCluster` writes a dev cluster (keys, secrets, policy, one config per
+node) with free ports, starts one `butterfly start` process per node, and
+stops every process it started, paused ones included, whatever the test did.
+Every wait is bounded; a timeout fails with what was last seen and the tail of
+each node's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import tomlkit
+
+from butterfly_config.cli.dev_cmd import DevLayout, DevNode, create_cluster_files
+from butterfly_config.client import ButterflyClient
+
+LOOPBACK = "127.0.0.1"
+READY_TIMEOUT_S = 30.0
+T = TypeVar("T")
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (held open together so none repeats)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((LOOPBACK, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def plan_free_layout(root: Path, nodes: int, *, tls: bool = False) -> DevLayout:
+    ports = free_ports(3 * nodes)
+    members = tuple(
+        DevNode(
+            index=i,
+            node_id=f"node-{i}",
+            peer_addr=f"{LOOPBACK}:{ports[3 * i]}",
+            api_addr=f"{LOOPBACK}:{ports[3 * i + 1]}",
+            metrics_addr=f"{LOOPBACK}:{ports[3 * i + 2]}",
+            home=root / f"node-{i}",
+        )
+        for i in range(nodes)
+    )
+    return DevLayout(root=root.resolve(), nodes=members, tls=tls)
+
+
+@dataclass
+class LocalCluster:
+    """A cluster of real node processes; use as a context manager or call stop()."""
+
+    root: Path
+    size: int = 4
+    tls: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    paused: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.layout = plan_free_layout(self.root, self.size, tls=self.tls)
+        self._clients: dict[int, ButterflyClient] = {}
+
+    # -- lifecycle ------------------------------------------------------------------
+    def write(self) -> None:
+        create_cluster_files(self.layout)
+        if self.options:
+            for node in self.layout.nodes:
+                set_options(node.config_path, self.options)
+
+    def start(self, wait: bool = True) -> LocalCluster:
+        if not (self.layout.root / "dev-cluster.json").exists():
+            self.write()
+        for node in self.layout.nodes:
+            self.start_node(node.index, wait=False)
+        if wait:
+            for node in self.layout.nodes:
+                self.wait_ready(node.index)
+        return self
+
+    def start_node(self, index: int, wait: bool = True) -> None:
+        node = self.layout.nodes[index]
+        env = dict(os.environ)
+        env.update({"BUTTERFLY_TEST_HOOKS": "1", "NO_PROXY": "*"})
+        env.update(self.env)
+        stderr = (node.home / "stderr.log").open("ab")
+        self.procs[index] = subprocess.Popen(
+            [sys.executable, "-m", "butterfly_config", "start", "--config", str(node.config_path)],
+            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env,
+            start_new_session=True,
+        )
+        stderr.close()
+        self.paused.discard(index)
+        if wait:
+            self.wait_ready(index)
+
+    def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        for index in list(self.procs):
+            self.stop_node(index)
+
+    def stop_node(self, index: int, sig: int = signal.SIGTERM) -> int | None:
+        proc = self.procs.pop(index, None)
+        if proc is None:
+            return None
+        if index in self.paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)
+            self.paused.discard(index)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+        try:
+            return proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(5)
+
+    def kill(self, index: int) -> None:
+        self.stop_node(index, signal.SIGKILL)
+
+    def pause(self, index: int) -> None:
+        os.kill(self.procs[index].pid, signal.SIGSTOP)
+        self.paused.add(index)
+
+    def resume(self, index: int) -> None:
+        os.kill(self.procs[index].pid, signal.SIGCONT)
+        self.paused.discard(index)
+
+    def restart(self, index: int) -> None:
+        self.stop_node(index)
+        self.start_node(index)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- access ---------------------------------------------------------------------
+    @property
+    def token(self) -> str:
+        return self.layout.token_path.read_text(encoding="utf-8").strip()
+
+    def node(self, index: int) -> DevNode:
+        return self.layout.nodes[index]
+
+    def url(self, index: int) -> str:
+        return self.node(index).api_url_for(tls=self.tls)
+
+    def peer_url(self, index: int) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.node(index).peer_addr}"
+
+    def verify(self) -> str | bool:
+        return str(self.layout.ca_path) if self.tls else False
+
+    def client(self, index: int, timeout: float = 15.0) -> ButterflyClient:
+        if index not in self._clients:
+            self._clients[index] = ButterflyClient(
+                self.url(index), token=self.token, timeout=timeout, verify=self.verify(),
+            )
+        return self._clients[index]
+
+    def http(self, timeout: float = 10.0) -> httpx.Client:
+        return httpx.Client(timeout=timeout, verify=self.verify(), trust_env=False)
+
+    def running(self) -> list[int]:
+        return [i for i, p in self.procs.items() if p.poll() is None and i not in self.paused]
+
+    def log_tail(self, index: int, lines: int = 30) -> str:
+        node = self.node(index)
+        parts = []
+        for path in (node.home / "log" / "node.log", node.home / "stderr.log"):
+            with contextlib.suppress(OSError):
+                text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                parts.append(f"--- {path} ---\n" + "\n".join(text[-lines:]))
+        return "\n".join(parts)
+
+    def logs(self) -> str:
+        return "\n".join(self.log_tail(i) for i in range(self.size))
+
+    # -- waiting --------------------------------------------------------------------
+    def wait_ready(self, index: int, timeout: float = READY_TIMEOUT_S) -> None:
+        proc = self.procs[index]
+        deadline = time.monotonic() + timeout
+        with self.http(timeout=1.0) as http:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise AssertionError(
+                        f"node-{index} exited with {proc.returncode}\n{self.log_tail(index)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get(f"{self.url(index)}/readyz").status_code == 200:
+                        return
+                time.sleep(0.05)
+        raise AssertionError(f"node-{index} not ready after {timeout}s\n{self.log_tail(index)}")
+
+    def wait_for(self, what: str, probe: Callable[[], T | None], timeout: float = 20.0,
+                 interval: float = 0.05) -> T:
+        """Poll `probe` until it returns something truthy; fail naming `what` otherwise."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = probe()
+            except Exception as exc:  # a node mid-restart answers with errors; keep polling
+                last = exc
+            else:
+                if last:
+                    return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}\n"
+                             f"{self.logs()}")
+
+    def revision_and_hash(self, index: int) -> tuple[int, str]:
+        with self.http(timeout=2.0) as http:
+            response = http.get(f"{self.url(index)}/api/v1/config",
+                                headers={"Authorization": f"Bearer {self.token}"})
+            response.raise_for_status()
+            return (int(response.headers["x-config-revision"]),
+                    response.headers["etag"].strip('"'))
+
+    def wait_converged(self, indices: list[int] | None = None, at_least: int = 0,
+                       timeout: float = 20.0) -> tuple[int, str]:
+        """Wait until the given nodes (default: all running) share one revision and hash."""
+        def probe() -> tuple[int, str] | None:
+            views = {self.revision_and_hash(i) for i in (indices or self.running())}
+            if len(views) == 1:
+                view = views.pop()
+                return view if view[0] >= at_least else None
+            return None
+        return self.wait_for(f"nodes {indices or self.running()} to converge (>= {at_least})",
+                             probe, timeout)
+
+
+def set_options(path: Path, values: dict[str, Any]) -> None:
+    """Set dotted options in a node file, keeping its comments and layout (tomlkit)."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split(".")
+        table: Any = document
+        for name in parents:
+            if name not in table:
+                table[name] = tomlkit.table()
+            table = table[name]
+        table[leaf] = value
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, size: int = 4, **kwargs: Any) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(root, size, **kwargs)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
