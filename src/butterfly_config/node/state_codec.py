@@ -39,6 +39,19 @@ def _unpacked(text: Any, kind: type[T]) -> T | None:
         raise StateCorrupt(f"{kind.__name__}: {exc}") from exc
 
 
+def _vote_fields(vote: VoteRecord) -> list[Any]:
+    return [vote.view, vote.attempt, vote.revision, vote.digest, vote.ok, vote.fast,
+            _packed(vote.entry)]
+
+
+def _vote_record(raw: Any) -> VoteRecord:
+    entry = _unpacked(raw[6], Entry)
+    if entry is None:
+        raise StateCorrupt("a vote without its entry")
+    return VoteRecord(_int(raw[0]), _int(raw[1]), _int(raw[2]), _str(raw[3]),
+                      bool(raw[4]), bool(raw[5]), entry)
+
+
 def encode_hard_state(state: HardState) -> bytes:
     vote = state.vote
     commit = state.commit_vote
@@ -48,10 +61,8 @@ def encode_hard_state(state: HardState) -> bytes:
         "attempt": state.attempt,
         "head_revision": state.head_revision,
         "head_digest": state.head_digest,
-        "vote": None
-        if vote is None
-        else [vote.view, vote.attempt, vote.revision, vote.digest, vote.ok, vote.fast,
-              _packed(vote.entry)],
+        "vote": None if vote is None else _vote_fields(vote),
+        "reportable": [_vote_fields(v) for v in state.reportable],
         "commit_vote": None
         if commit is None
         else [commit.view, commit.attempt, commit.revision, commit.digest],
@@ -86,15 +97,10 @@ def decode_hard_state(data: bytes) -> HardState:
         raise StateCorrupt("unknown consensus state format")
     try:
         vote_raw = body["vote"]
-        vote = None
-        if vote_raw is not None:
-            entry = _unpacked(vote_raw[6], Entry)
-            if entry is None:
-                raise StateCorrupt("a vote without its entry")
-            vote = VoteRecord(
-                _int(vote_raw[0]), _int(vote_raw[1]), _int(vote_raw[2]), _str(vote_raw[3]),
-                bool(vote_raw[4]), bool(vote_raw[5]), entry,
-            )
+        vote = None if vote_raw is None else _vote_record(vote_raw)
+        # Rows written before `reportable` was stored lack it; the replica then
+        # rebuilds it from `vote` (see Replica's restore path).
+        reportable = tuple(_vote_record(raw) for raw in body.get("reportable", ()))
         commit_raw = body["commit_vote"]
         commit = None
         if commit_raw is not None:
@@ -115,6 +121,7 @@ def decode_hard_state(data: bytes) -> HardState:
             proposal_view=_int(body["proposal_view"]),
             proposal_attempt=_int(body["proposal_attempt"]),
             reputation=reputation,
+            reportable=reportable,
         )
     except (KeyError, IndexError, TypeError) as exc:
         raise StateCorrupt(f"missing or malformed field: {exc}") from exc
