@@ -152,7 +152,8 @@ def render_node_config(layout: DevLayout, node: DevNode, public_keys: dict[str, 
         f"jwt_secret_file = {_toml_str(str(layout.jwt_secret_path))}",
         "",
     ]
-    for member in layout.nodes:
+    standalone = len(layout.nodes) == 1  # no members: the node decides alone, no agreement
+    for member in () if standalone else layout.nodes:
         lines += [
             "[[cluster.members]]",
             f"node_id = {_toml_str(member.node_id)}",
@@ -354,8 +355,11 @@ def stop_pids(pids_path: Path, timeout_s: float = 10.0) -> int:
 
 
 def up(args: argparse.Namespace) -> int:
-    if not 1 <= args.nodes <= 31:
-        raise UsageError("--nodes must be between 1 and 31")
+    if not (args.nodes == 1 or 4 <= args.nodes <= 31):
+        raise UsageError(
+            f"--nodes {args.nodes}: a dev cluster has 1 node (standalone) or 4 to 31",
+            hint="tolerating one Byzantine member needs n >= 3f + 1 = 4 members",
+        )
     root = Path(args.dir)
     layout = load_existing(root)
     if layout is None:

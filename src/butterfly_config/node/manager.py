@@ -15,7 +15,6 @@ refuses a proposal while another is being agreed anywhere in the cluster.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -27,11 +26,12 @@ import orjson
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.encoding import encode
 from butterfly_config.consensus.messages import Decided
-from butterfly_config.errors import ButterflyError, ConfigError, ConfigIssue
-from butterfly_config.history import Change, HistoryStore, RevisionEntry, mirror_path, write_mirror
+from butterfly_config.errors import ConfigError, ConfigIssue
+from butterfly_config.history import Change, HistoryStore, RevisionEntry
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.node import changes, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome
+from butterfly_config.node.mirror_writer import MirrorWriter
 from butterfly_config.node.service import (
     Action,
     Identity,
@@ -118,10 +118,10 @@ class ConfigManager:
         self.sync_trigger: Callable[[], None] = lambda: None
         self.metrics_hook: Callable[[str, Any], None] = lambda _name, _value: None
         self.decision_timeout_s = 15.0
-        self._prepared: dict[bytes, ButterflyConfig] = {}
-        self._mirror_writer = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="mirror"
-        )
+        # document -> (revision it was built for, the configuration this node would run):
+        # built once per proposal, reused by the veto check and by apply.
+        self._prepared: dict[bytes, tuple[int, ButterflyConfig]] = {}
+        self._mirror_writer = MirrorWriter()
 
     # -- wiring ---------------------------------------------------------------
     def attach(self, driver: ConsensusDriver) -> None:
@@ -262,7 +262,7 @@ class ConfigManager:
             return self._result(scope="cluster", changed=())
         validate_started = time.monotonic()
         try:
-            candidate = self._current.with_values(plan.all_values)
+            candidate = self._candidate(plan.cluster, plan.local)
         except ConfigError as exc:
             self.metrics_hook("validation_failure", 1)
             self.metrics_hook("update", "invalid")
@@ -271,13 +271,33 @@ class ConfigManager:
         self.metrics_hook("phase", ("validate", time.monotonic() - validate_started))
         result: UpdateResult | None = None
         if plan.cluster:
-            result = await self._propose(
-                documents.document_of(candidate), identity, action, tuple(sorted(plan.cluster))
-            )
+            document = documents.document_of(candidate)
+            if not plan.local:
+                self._remember(document, self._revision + 1, candidate)
+            result = await self._propose(document, identity, action, tuple(sorted(plan.cluster)))
         if plan.local:
             result = self._apply_local(plan.local, identity, action)
         assert result is not None
         return result
+
+    def _candidate(self, cluster: dict[str, Any], local: dict[str, Any]) -> ButterflyConfig:
+        """The configuration an update would give this node.
+
+        Built from the base as `documents.apply_document` builds a committed
+        revision, so that when only cluster options change it is exactly what
+        this node will run once the proposal commits, and can be reused then.
+        """
+        if local:
+            return self._current.with_values({**cluster, **local})
+        values = documents.cluster_values(self._head_document)
+        values.update(cluster)
+        values.update(self._local)
+        return self._base.with_values(values, revision=self._revision + 1)
+
+    def _remember(self, document: bytes, revision: int, config: ButterflyConfig) -> None:
+        if len(self._prepared) >= 4:
+            self._prepared.clear()
+        self._prepared[document] = (revision, config)
 
     async def _propose(
         self,
@@ -387,7 +407,8 @@ class ConfigManager:
         if entry.revision <= self._revision:
             return
         previous = self._head_document
-        new = self._prepared.pop(entry.document, None)
+        prepared = self._prepared.pop(entry.document, None)
+        new = prepared[1] if prepared is not None and prepared[0] == entry.revision else None
         why = None
         if new is None:
             new, why = documents.why_not_here(
@@ -418,25 +439,11 @@ class ConfigManager:
         self._current = new
         self._changed.set()
         self._changed = asyncio.Event()
-        # The mirror is for people; the history store is what recovery trusts. Writing it
-        # on one background thread keeps its fsyncs off the protocol's path, in order.
-        self._mirror_writer.submit(self._write_mirror, new, self._revision)
-
-    @staticmethod
-    def _write_mirror(config: ButterflyConfig, revision: int) -> None:
-        try:
-            write_mirror(
-                mirror_path(str(config.model.node.data_dir)),
-                revision,
-                config.cluster_hash,
-                config.to_toml(),
-            )
-        except (OSError, ButterflyError) as exc:
-            log.error("could not write the current.toml mirror: %s", exc)
+        self._mirror_writer.submit(new, self._revision)
 
     def close(self) -> None:
-        """Finish pending mirror writes (called when the node stops)."""
-        self._mirror_writer.shutdown(wait=True)
+        """Write the pending mirror (called when the node stops)."""
+        self._mirror_writer.close()
 
     def veto(self, document: bytes) -> str | None:
         """This node's local judgement of a proposal (its own options, its subscribers).
@@ -444,14 +451,14 @@ class ConfigManager:
         The configuration built for the check is kept, so applying the same
         document once it commits does not build it again.
         """
-        proposed, why = documents.why_not_here(
-            self._base, document, self._local, self._revision + 1
-        )
+        revision = self._revision + 1
+        prepared = self._prepared.get(document)
+        if prepared is not None and prepared[0] == revision:
+            return self.subscribers.veto(prepared[1])
+        proposed, why = documents.why_not_here(self._base, document, self._local, revision)
         if proposed is None:
             return why
-        if len(self._prepared) >= 4:
-            self._prepared.clear()
-        self._prepared[document] = proposed
+        self._remember(document, revision, proposed)
         return self.subscribers.veto(proposed)
 
     # -- history, watch, sync, audit ------------------------------------------
