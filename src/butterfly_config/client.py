@@ -276,6 +276,9 @@ class ButterflyClient:
         message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
         issues = [_issue(e) for e in body.get("errors", []) if isinstance(e, dict)]
         hint = _HINTS.get(status, "")
+        if status == 409 and message.startswith("update aborted"):
+            hint = ("a member refused the update for the reason above; nothing was applied - "
+                    "change the request or the member's objection, then retry")
         if status == 429 and "retry-after" in response.headers:
             hint = f"locked out; retry in {response.headers['retry-after']}s with a valid token"
         restart_required = [str(p) for p in body.get("restart_required") or ()]

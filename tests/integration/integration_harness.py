@@ -10,9 +10,11 @@ each node's log.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -71,6 +73,7 @@ class LocalCluster:
     tls: bool = False
     env: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    node_env: dict[int, dict[str, str]] = field(default_factory=dict)
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     paused: set[int] = field(default_factory=set)
 
@@ -100,6 +103,7 @@ class LocalCluster:
         env = dict(os.environ)
         env.update({"BUTTERFLY_TEST_HOOKS": "1", "NO_PROXY": "*"})
         env.update(self.env)
+        env.update(self.node_env.get(index, {}))
         stderr = (node.home / "stderr.log").open("ab")
         self.procs[index] = subprocess.Popen(
             [sys.executable, "-m", "butterfly_config", "start", "--config", str(node.config_path)],
@@ -195,6 +199,18 @@ class LocalCluster:
                 text = path.read_text(encoding="utf-8", errors="replace").splitlines()
                 parts.append(f"--- {path} ---\n" + "\n".join(text[-lines:]))
         return "\n".join(parts)
+
+    def store_path(self, index: int) -> Path:
+        return self.node(index).home / "data" / "config" / "history.db"
+
+    def audit(self, index: int) -> list[dict[str, Any]]:
+        """The node's audit log, oldest first, read from its store (read-only, WAL-safe)."""
+        uri = f"file:{self.store_path(index)}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
+            rows = conn.execute(
+                "SELECT actor, action, outcome, detail FROM audit ORDER BY seq").fetchall()
+        return [{"actor": r[0], "action": r[1], "outcome": r[2], "detail": json.loads(r[3])}
+                for r in rows]
 
     def logs(self) -> str:
         return "\n".join(self.log_tail(i) for i in range(self.size))

@@ -309,6 +309,10 @@ class NodeRuntime:
                                      on_local_change=self._local_changed)
         self.manager.metrics_hook = self._metric
         self.manager.status_provider = self.cluster_status
+        if self.test_hooks:
+            from butterfly_config.node import test_hooks
+
+            test_hooks.install(self.manager)
         self._log_stale_file_values()
         self.replica = Replica(
             self.params, self.signer, self._validate, digest, history,
