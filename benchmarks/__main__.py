@@ -18,6 +18,7 @@ from benchmarks.report import table
 SUITES = [
     ("config_load", "Loading, validation and hashing"),
     ("consensus_sim", "Consensus core (simulated network)"),
+    ("consensus_crypto", "Consensus signatures and state machine"),
     ("node_cluster", "Real node processes on 127.0.0.1"),
 ]
 README = Path(__file__).resolve().parent / "README.md"
