@@ -272,6 +272,10 @@ def status(args: argparse.Namespace) -> int:
             for n in nodes]
     print(_table(["NODE", "ADDR", "STATE", "REVISION", "HASH", "PHI", "REPUTATION",
                   "RESTART REQUIRED"], rows))
+    for n in nodes:
+        if n.get("reload_error"):
+            print(f"{n.get('node_id')}: edited config file not applied: {n['reload_error']}",
+                  file=sys.stderr)
     hashes = {n.get("cluster_hash") for n in nodes if n.get("state") == "ready"}
     if len(hashes) > 1:
         print("warning: ready nodes report different cluster hashes", file=sys.stderr)

@@ -218,6 +218,43 @@ class ConfigManager:
             return None
         return await self._change(values, [], identity, "reload")
 
+    def apply_file_local(
+        self, values: dict[str, Any], *, identity: Identity
+    ) -> UpdateResult | None:
+        """Take an edited file's new dynamic-local values (static ones filtered out by the caller).
+
+        They become this node's file-level values rather than runtime
+        overrides: the file is where they come from, so a restart with the same
+        file runs the same values, and an older runtime override of the same
+        option gives way to the newer edit. Recorded in the local history.
+        """
+        if not values:
+            return None
+        local = {p: v for p, v in self._local.items() if p not in values}
+        try:
+            base = self._base.with_values(values)
+            new = documents.apply_document(base, self._head_document, local, self._revision)
+        except ConfigError as exc:
+            self.metrics_hook("validation_failure", 1)
+            self.audit(identity.subject, "reload", "invalid", {"paths": sorted(values)})
+            raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
+        old = self._current
+        paths = sorted(values)
+        change_list = [Change(p, _plain(old.get_value(p)), _plain(new.get_value(p))) for p in paths]
+        self._store.append_local_change(
+            identity.subject, "reload", change_list, document=orjson.dumps(local, default=_plain)
+        )
+        if local != self._local:
+            self._store.set_meta(LOCAL_OVERRIDES_KEY, orjson.dumps(local, default=_plain).decode())
+            self._local = local
+        self._base = base
+        self._prepared.clear()
+        self._swap(new)
+        self.audit(identity.subject, "reload", "applied-local", {"paths": paths})
+        if self._on_local_change is not None:
+            self._on_local_change(old, new)
+        return self._result(scope="local", changed=tuple(paths))
+
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
         spec: int | str = int(version) if version.isdigit() else version
         try:

@@ -522,6 +522,8 @@ class NodeRuntime:
                 "reputation": self.replica.reputation(member.node_id),
                 "restart_required": self.manager.restart_required_paths()
                 if member.node_id == self.node_id else [],
+                "reload_error": self.manager.reload_status.last_error
+                if member.node_id == self.node_id else "",
             })
         return {
             "node_id": self.node_id,
@@ -626,6 +628,11 @@ class NodeRuntime:
                 asyncio.create_task(self._heartbeat_loop(stop), name="heartbeats"),
                 asyncio.create_task(self._check_genesis(stop), name="genesis"),
             ]
+            if self.reload is not None and self.config_paths:
+                from butterfly_config.node.reload import HotReloader
+
+                reloader = HotReloader(self.manager, self.reload, self.config_paths, self.base)
+                tasks.append(asyncio.create_task(reloader.run(stop), name="hot-reload"))
             log.info("node %s serving: api %s, peers %s, revision %d", self.node_id,
                      model.network.api_addr, model.network.listen_addr, self.manager.revision)
             await stop.wait()

@@ -70,6 +70,8 @@ class NodeStatus(BaseModel):
     phi: float | None = None
     reputation: float | None = None
     restart_required: list[str] = Field(default_factory=list)
+    reload_error: str = Field(
+        default="", description="why the node's edited config file was not applied (hot reload)")
 
 
 class ClusterStatus(BaseModel):

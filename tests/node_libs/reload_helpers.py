@@ -1,0 +1,114 @@
+"""A standalone node built in-process (no sockets) for the hot-reload tests.
+
+The node is real: history store, consensus replica (a one-member cluster) and
+manager. Only the tick loop runs, so cluster proposals commit; nothing is
+served over the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from butterfly_config.config import ButterflyConfig
+from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.reload import HotReloader
+from butterfly_config.node.runtime import NodeRuntime
+
+
+def node_file(home: Path, extra: str = "") -> Path:
+    """A minimal standalone node file in `home`; `extra` is appended TOML."""
+    path = home / "node.toml"
+    path.write_text(
+        "[node]\n"
+        'node_id = "solo"\n'
+        f"data_dir = {str(home / 'data')!r}\n"
+        "[observability.logging]\n"
+        'output = "stderr"\n'
+        'format = "text"\n'
+        "[security.tls]\n"
+        "enabled = false\n"
+        "[security.signing]\n"
+        f"private_key_file = {str(home / 'signing.key')!r}\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def set_values(path: Path, values: dict[str, Any]) -> None:
+    """Set dotted options in a TOML file, keeping the rest (written in place)."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split(".")
+        table: Any = document
+        for name in parents:
+            if name not in table:
+                table[name] = tomlkit.table()
+            table = table[name]
+        table[leaf] = value
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def logging_restored() -> Iterator[None]:
+    """Undo what a node's logging set-up does to the `butterfly` logger tree."""
+    root = logging.getLogger("butterfly")
+    saved = (root.level, list(root.handlers), root.propagate)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[1]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved[0])
+        root.propagate = saved[2]
+
+
+class Node:
+    """A built standalone node and a hot reloader for its file."""
+
+    def __init__(self, path: Path, *, settle_s: float = 0.05) -> None:
+        self.path = path
+        self.runtime = NodeRuntime(base=self.load(), reload=self.load, config_paths=[path])
+        self.runtime.build()
+        self.manager = self.runtime.manager
+        self.reloader = HotReloader(self.manager, self.load, [path], self.runtime.base,
+                                    settle_s=settle_s)
+
+    def load(self) -> ButterflyConfig:
+        return ConfigLoader().add_file(self.path).load()
+
+    def value(self, path: str) -> Any:
+        return self.manager.config.get_value(path)
+
+
+@contextlib.asynccontextmanager
+async def running_node(path: Path, **kwargs: Any) -> AsyncIterator[Node]:
+    """The node with its consensus tick loop running (so proposals commit)."""
+    with logging_restored():
+        node = Node(path, **kwargs)
+        stop = asyncio.Event()
+        ticking = asyncio.create_task(node.runtime._tick_loop(stop))
+        try:
+            yield node
+        finally:
+            stop.set()
+            await ticking
+            node.manager.close()
+            node.runtime.store.close()
+
+
+async def wait_until(what: str, probe: Any, timeout: float = 10.0) -> None:
+    """Poll `probe()` until true; generous bounds for a loaded 2-core machine."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not probe():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
