@@ -60,6 +60,28 @@ class NodeMetrics:
             ["peer"],
             registry=self.registry,
         )
+        self.peer_phi = Gauge(
+            "butterfly_config_peer_phi",
+            "Phi-accrual suspicion level this node holds for each peer.",
+            ["peer"],
+            registry=self.registry,
+        )
+        self.coordinator_suspicions = Counter(
+            "butterfly_config_coordinator_suspicions",
+            "View changes this node started because its detector found the coordinator failed.",
+            registry=self.registry,
+        )
+        self.divergence_evidence = Counter(
+            "butterfly_config_divergence_evidence",
+            "Peers that announced another hash for a revision committed here.",
+            ["peer"],
+            registry=self.registry,
+        )
+        self.catch_up_requests = Counter(
+            "butterfly_config_catch_up_requests",
+            "Catch-ups this node asked for after seeing a peer ahead of it.",
+            registry=self.registry,
+        )
         self.auth_failures = Counter(
             "butterfly_config_auth_failures",
             "Rejected API requests by reason (unauthenticated, forbidden, locked_out).",
@@ -87,6 +109,18 @@ class NodeMetrics:
 
     def set_reputation(self, peer: str, score: float) -> None:
         self.peer_reputation.labels(peer=peer).set(score)
+
+    def set_phi(self, peer: str, phi: float) -> None:
+        self.peer_phi.labels(peer=peer).set(phi)
+
+    def inc_coordinator_suspicion(self) -> None:
+        self.coordinator_suspicions.inc()
+
+    def inc_divergence(self, peer: str) -> None:
+        self.divergence_evidence.labels(peer=peer).inc()
+
+    def inc_catch_up_request(self) -> None:
+        self.catch_up_requests.inc()
 
     def inc_auth_failure(self, reason: str) -> None:
         self.auth_failures.labels(reason=reason).inc()
