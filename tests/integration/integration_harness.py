@@ -28,6 +28,8 @@ import tomlkit
 
 from butterfly_config.cli.dev_cmd import DevLayout, DevNode, create_cluster_files
 from butterfly_config.client import ButterflyClient
+from butterfly_config.consensus.encoding import decode
+from butterfly_config.consensus.messages import CommitCertificate, Decided, Entry
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
@@ -211,6 +213,24 @@ class LocalCluster:
                 "SELECT actor, action, outcome, detail FROM audit ORDER BY seq").fetchall()
         return [{"actor": r[0], "action": r[1], "outcome": r[2], "detail": json.loads(r[3])}
                 for r in rows]
+
+    def stored_history(self, index: int) -> list[Decided]:
+        """The committed revisions in a node's store, with their certificates (read-only)."""
+        uri = f"file:{self.store_path(index)}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
+            rows = conn.execute(
+                "SELECT revision, parent_digest, doc_hash, request_id, proposer, initiator, "
+                "document, entry_digest, certificate FROM revisions ORDER BY revision").fetchall()
+        return [Decided(Entry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7]),
+                        decode(bytes(r[8]), CommitCertificate) if r[8] else None) for r in rows]
+
+    def log_text(self, index: int) -> str:
+        """The whole of a node's log file (it spans restarts: slice from a saved length)."""
+        path = self.node(index).home / "log" / "node.log"
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def logs(self) -> str:
         return "\n".join(self.log_tail(i) for i in range(self.size))

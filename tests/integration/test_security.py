@@ -8,9 +8,7 @@ credential failures on one node are followed by a success, which clears them.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from integration_harness import LocalCluster
 
 from butterfly_config.canonical import digest
 from butterfly_config.consensus.crypto import Ed25519Signer, Signer, sign_message
-from butterfly_config.consensus.encoding import decode
 from butterfly_config.consensus.messages import (
     CommitCertificate,
     CommitVote,
@@ -148,19 +145,9 @@ class Forger:
         assert isinstance(key, Ed25519PrivateKey)
         return Ed25519Signer(f"node-{index}", key)
 
-    def stored(self, index: int) -> list[Decided]:
-        """The committed history a node holds (read-only: the node keeps it open, WAL mode)."""
-        uri = f"file:{self.cluster.store_path(index)}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
-            rows = conn.execute(
-                "SELECT revision, parent_digest, doc_hash, request_id, proposer, initiator, "
-                "document, entry_digest, certificate FROM revisions ORDER BY revision").fetchall()
-        return [Decided(Entry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7]),
-                        decode(bytes(r[8]), CommitCertificate) if r[8] else None) for r in rows]
-
     def next_entry(self, level: int) -> Entry:
         """A well-formed entry for the next revision that sets the compression level."""
-        head = self.stored(0)[-1].entry
+        head = self.cluster.stored_history(0)[-1].entry
         tree = orjson.loads(head.document)
         tree["network"]["compression"]["level"] = level
         document = orjson.dumps(tree, option=orjson.OPT_SORT_KEYS)
@@ -197,7 +184,7 @@ def test_garbage_oversized_and_forged_peer_messages_change_nothing(
     # Keys the cluster does not know, under members' names.
     rogue = [Ed25519Signer.generate(f"node-{i}") for i in range(cluster.size)]
     mallory = Ed25519Signer.generate("mallory")
-    history = forger.stored(0)
+    history = cluster.stored_history(0)
     assert len(history) >= 1
     genuine_finalize = forger.finalize(entry, real, [forger.member_signer(i) for i in range(3)],
                                        view)

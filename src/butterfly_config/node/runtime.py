@@ -254,6 +254,9 @@ def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> 
         store.truncate_after(bad - 1)
     history = [_to_decided(e) for e in store.iter_revisions(0)]
     if not history:
+        log.info("the history store %s holds no revisions (a new node, or its store was "
+                 "removed): starting from revision 0 of this node's file; committed revisions "
+                 "are fetched from peers", store.path)
         entry = store.make_entry(document=genesis.document, doc_hash=genesis.doc_hash,
                                  proposer="", initiator="", action="update",
                                  request_id=GENESIS_REQUEST)
