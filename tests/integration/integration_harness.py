@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -188,7 +189,9 @@ class LocalCluster:
         return self._clients[index]
 
     def http(self, timeout: float = 10.0) -> httpx.Client:
-        return httpx.Client(timeout=timeout, verify=self.verify(), trust_env=False)
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(self.layout.ca_path)) if self.tls else False)
+        return httpx.Client(timeout=timeout, verify=verify, trust_env=False)
 
     def running(self) -> list[int]:
         return [i for i, p in self.procs.items() if p.poll() is None and i not in self.paused]
