@@ -253,6 +253,36 @@ def test_watching_applies_rename_saves_and_recovers_from_a_broken_save(tmp_path:
     run(body)
 
 
+def test_a_slow_partial_write_is_not_reported_as_a_broken_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = node_file(tmp_path)
+    caplog.set_level(logging.INFO, logger="butterfly")
+
+    async def body() -> None:
+        async with running_node(path, settle_s=0.25) as node:  # the production pause
+            stop = asyncio.Event()
+            task = asyncio.create_task(node.reloader.run(stop))
+            try:
+                await asyncio.sleep(0.3)
+                text = path.read_text() + "[scheduling.queues]\nmax_queue_depth = 9\n"
+                cut = text.index("[scheduling.queues]") + 5  # inside the table header
+                with path.open("w") as handle:  # truncated, then written in two parts
+                    handle.write(text[:cut])
+                    handle.flush()
+                    await asyncio.sleep(0.15)  # longer than the watcher's 50 ms batch
+                    handle.write(text[cut:])
+                await wait_until("the completed file applied",
+                                 lambda: node.value("scheduling.queues.max_queue_depth") == 9)
+                assert reload_errors(caplog) == []
+                assert node.manager.reload_status.last_error == ""
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 5.0)
+
+    run(body)
+
+
 def test_a_node_restarted_with_the_edited_file_runs_the_same_values(tmp_path: Path) -> None:
     path = node_file(tmp_path)
 
