@@ -17,6 +17,8 @@ import pytest
 import tomlkit
 from integration_harness import LocalCluster, set_options
 
+from butterfly_config.cli.main import main
+
 EDITED = 1  # the node whose file is edited; node-0 coordinates view 0
 LOCAL_DEADLINE_S = 1.0  # the contract: a dynamic-local edit is live on its node within 1 s
 
@@ -51,6 +53,15 @@ def save_by_rename(path: Path, values: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.swp")
     temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
     os.replace(temporary, path)
+
+
+def status_cli(cluster: LocalCluster, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """`butterfly cluster status` asked of the edited node: (stdout, stderr)."""
+    capsys.readouterr()
+    assert main(["cluster", "status", "--url", cluster.url(EDITED),
+                 "--token", cluster.token]) == 0
+    captured = capsys.readouterr()
+    return captured.out, captured.err
 
 
 def me(cluster: LocalCluster, index: int = EDITED) -> dict[str, Any]:
@@ -96,7 +107,7 @@ def test_rename_save_of_a_dynamic_consensus_option_commits_cluster_wide(
 
 
 def test_static_change_is_reported_in_cluster_status_and_not_applied(
-    cluster: LocalCluster,
+    cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = cluster.wait_converged()
     path = cluster.node(EDITED).config_path
@@ -115,12 +126,16 @@ def test_static_change_is_reported_in_cluster_status_and_not_applied(
     log = cluster.log_tail(EDITED, 200)
     assert "restart required, not applied (static options)" in log
     assert 'network.api_addr ("' + original + '" -> "127.0.0.1:1")' in log
+    out, _ = status_cli(cluster, capsys)
+    assert "metadata.config_version, network.api_addr" in out
     set_options(path, {"network.api_addr": original, "metadata.config_version": version})
     cluster.wait_for("restart required cleared once the file is put back",
                      lambda: me(cluster)["restart_required"] == [], timeout=10.0)
 
 
-def test_broken_save_changes_nothing_and_the_fix_applies(cluster: LocalCluster) -> None:
+def test_broken_save_changes_nothing_and_the_fix_applies(
+    cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = cluster.wait_converged()
     path = cluster.node(EDITED).config_path
     good = path.read_text(encoding="utf-8")
@@ -134,6 +149,8 @@ def test_broken_save_changes_nothing_and_the_fix_applies(cluster: LocalCluster) 
     assert value_on(cluster, EDITED, "resources.rate_limits.max_requests_per_sec") == limit
     assert cluster.wait_converged() == before
     assert cluster.log_tail(EDITED, 200).count("does not load; nothing applied") == 1
+    _, err = status_cli(cluster, capsys)
+    assert f"node-{EDITED}: edited config file not applied: {path}" in err
     # The fix: both options apply (one on this node, one through the cluster).
     path.write_text(good + "\n[resources.rate_limits]\nmax_requests_per_sec = 777\n"
                     "[partition]\nstrategy = 'load_balanced'\n", encoding="utf-8")
