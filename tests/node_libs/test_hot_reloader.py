@@ -198,6 +198,28 @@ def test_an_emptied_file_is_not_taken_as_all_defaults(tmp_path: Path) -> None:
     run(body)
 
 
+def test_an_empty_included_file_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "local.toml").write_text("")
+    path = node_file(tmp_path, '[include]\nfiles = ["local.toml"]\n')
+
+    async def body() -> None:
+        async with running_node(path) as node:
+            set_values(path, {"resources.rate_limits.max_tokens_per_sec": 500})
+            outcome = await node.reloader.check()
+            assert outcome is not None and not outcome.error
+            assert node.value("resources.rate_limits.max_tokens_per_sec") == 500
+            included = tmp_path / "local.toml"
+            included.write_text("[resources.rate_limits]\nburst_multiplier = 3.0\n")
+            await node.reloader.check()
+            assert node.value("resources.rate_limits.burst_multiplier") == 3.0
+            included.write_text("")  # emptied on purpose: back to the default
+            outcome = await node.reloader.check()
+            assert outcome is not None and not outcome.error
+            assert node.value("resources.rate_limits.burst_multiplier") == 2.0
+
+    run(body)
+
+
 def test_included_file_edits_apply_and_new_includes_are_followed(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     limits = tmp_path / "conf" / "limits.toml"

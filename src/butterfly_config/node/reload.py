@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,14 +204,14 @@ class HotReloader:
     async def _settled_files(self) -> ConfigFiles | None:
         """The files' current bytes when they differ from the last check's, else None.
 
-        Files that are empty or do not parse get a moment to settle first, so
-        a save caught half-way is not reported as an error.
+        Files that are missing, just emptied or not valid TOML get a moment to
+        settle first, so a save caught half-way is not reported as an error.
         """
         files = await asyncio.to_thread(config_files, self._paths)
         for _ in range(SETTLE_ROUNDS):
             if files.digest == self._seen:
                 return None
-            if not files.empty_files() and self._parses(files):
+            if self._settled(files):
                 return files
             await asyncio.sleep(self._settle_s)
             again = await asyncio.to_thread(config_files, self._paths)
@@ -219,12 +220,11 @@ class HotReloader:
             files = again
         return None if files.digest == self._seen else files
 
-    @staticmethod
-    def _parses(files: ConfigFiles) -> bool:
-        import tomllib
-
-        for data in files.contents:
-            if data is None:
+    def _settled(self, files: ConfigFiles) -> bool:
+        before = self._files
+        had = dict(zip(before.names, before.contents, strict=True)) if before else {}
+        for name, data in zip(files.names, files.contents, strict=True):
+            if data is None or (data == b"" and had.get(name) != b""):
                 return False
             try:
                 tomllib.loads(data.decode("utf-8"))
@@ -232,13 +232,11 @@ class HotReloader:
                 return False
         return True
 
-    @staticmethod
-    def _empty_problem(files: ConfigFiles) -> str:
-        empty = files.empty_files()
-        if not empty:
-            return ""
-        return "\n".join(f"{name}: the file is empty (a save still in progress?)"
-                         for name in empty)
+    def _empty_problem(self, files: ConfigFiles) -> str:
+        """An emptied top-level file would mean "every option at its default": refused."""
+        empty = [name for name in files.empty_files() if name in self._paths]
+        return "\n".join(f"{name}: the file is empty (a save still in progress?); an empty "
+                         "file would put every option back to its default" for name in empty)
 
     def _report_failure(
         self, files: ConfigFiles, changed: list[str], problem: str
