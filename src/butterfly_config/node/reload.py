@@ -246,6 +246,7 @@ class HotReloader:
                    f"nothing applied, the node keeps its current configuration:\n{problem}")
         log.error("%s", message)
         self._manager.reload_status.last_error = f"{where}: {problem}"
+        self._manager.metrics_hook("validation_failure", 1)
         self._manager.audit(self._subject(changed, files), "reload", "invalid",
                             {"files": list(changed), "errors": problem.splitlines()[:20]})
         return ReloadOutcome(files.names, error=problem)
