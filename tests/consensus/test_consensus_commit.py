@@ -104,6 +104,16 @@ def test_invalid_document_is_refused_without_a_round() -> None:
     assert h.replicas["n0"].head_revision == 0
 
 
+def test_a_coordinator_s_own_veto_is_refused_as_a_veto_without_a_round() -> None:
+    h = Harness(make_params(4))
+    h.propose("n2", "r1", b"doc veto:n0")  # forwarded to n0, whose subscriber refuses it
+    h.run()
+    refused = h.events_of("n2", ProposalRefused)
+    assert [(e.kind, e.reason) for e in refused] == [("veto", "subscriber on n0 refuses")]
+    assert not [m for _, _, m in h.sent if isinstance(m, Propose)]
+    assert {rev for rev, _ in h.heads().values()} == {0}
+
+
 def test_standalone_single_member_commits_alone() -> None:
     for protocol in ("standard_pbft", "optimistic_pbft"):
         h = Harness(make_params(1, f=0, protocol=protocol))

@@ -36,7 +36,8 @@ RejectKind = Literal["invalid", "veto"]
 """`invalid`: a deterministic validation error every honest member reproduces;
 `veto`: a local subscriber's refusal nobody else can check."""
 
-RefuseKind = Literal["busy", "invalid", "not_ready"]
+RefuseKind = Literal["busy", "invalid", "not_ready", "veto"]
+"""Why a coordinator will not start a client's request; `veto`: its own subscriber refused it."""
 
 
 @register(1)

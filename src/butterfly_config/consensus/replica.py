@@ -205,7 +205,7 @@ class Replica:
         """Start (or forward to the coordinator) a cluster-wide change.
 
         The outcome arrives as an event: ProposalCommitted, ProposalAborted
-        or ProposalRefused (busy / invalid / not_ready).
+        or ProposalRefused (busy / invalid / not_ready / veto).
         """
         if request_id in self._own:
             self._events.append(
@@ -515,7 +515,7 @@ class Replica:
             return
         verdict = self._validate(request.document, self._head_document())
         if not verdict.ok:
-            self._refuse(request, "invalid", verdict.reason)
+            self._refuse(request, verdict.kind or "invalid", verdict.reason)
             return
         self._queued = request
         self._try_start()

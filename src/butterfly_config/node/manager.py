@@ -306,6 +306,16 @@ class ConfigManager:
             self.audit(identity.subject, action, "invalid", {"paths": sorted(plan.all_values)})
             raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
         self.metrics_hook("phase", ("validate", time.monotonic() - validate_started))
+        if plan.local:
+            # Dynamic-local changes skip the protocol, so this node's subscribers are asked
+            # here (cluster changes ask them in PREPARE).
+            reason = self.subscribers.veto(candidate)
+            if reason is not None:
+                self.audit(identity.subject, action, "vetoed",
+                           {"paths": sorted(plan.local), "reason": reason})
+                self.metrics_hook("update", "vetoed")
+                raise UpdateRefused(
+                    409, f"update aborted by {self.node_id}: {reason}; nothing applied")
         result: UpdateResult | None = None
         if plan.cluster:
             document = documents.document_of(candidate)
@@ -382,6 +392,9 @@ class ConfigManager:
             raise UpdateRefused(409, f"another update is being agreed: {outcome.reason}")
         if outcome.kind == "invalid":
             raise UpdateRefused(400, f"refused by the coordinator: {outcome.reason}")
+        if outcome.kind == "veto":
+            raise UpdateRefused(
+                409, f"update aborted by the coordinator: {outcome.reason}; nothing applied")
         if outcome.kind == "not_ready":
             raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
         who = f" by {', '.join(outcome.rejected_by)}" if outcome.rejected_by else ""
@@ -404,6 +417,7 @@ class ConfigManager:
         self.audit(identity.subject, action, "applied-local", {"paths": sorted(values)})
         if self._on_local_change is not None:
             self._on_local_change(old, new)
+        self.subscribers.notify(old, new)
         return self._result(scope="local", changed=tuple(sorted(values)))
 
     def _result(
