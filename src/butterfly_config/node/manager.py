@@ -238,6 +238,7 @@ class ConfigManager:
             self.metrics_hook("validation_failure", 1)
             self.audit(identity.subject, "reload", "invalid", {"paths": sorted(values)})
             raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
+        self._local_veto(new, sorted(values), identity, "reload")
         old = self._current
         paths = sorted(values)
         change_list = [Change(p, _plain(old.get_value(p)), _plain(new.get_value(p))) for p in paths]
@@ -253,6 +254,7 @@ class ConfigManager:
         self.audit(identity.subject, "reload", "applied-local", {"paths": paths})
         if self._on_local_change is not None:
             self._on_local_change(old, new)
+        self.subscribers.notify(old, new)
         return self._result(scope="local", changed=tuple(paths))
 
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
@@ -307,15 +309,7 @@ class ConfigManager:
             raise UpdateRefused(400, "the configuration is invalid", exc.errors) from exc
         self.metrics_hook("phase", ("validate", time.monotonic() - validate_started))
         if plan.local:
-            # Dynamic-local changes skip the protocol, so this node's subscribers are asked
-            # here (cluster changes ask them in PREPARE).
-            reason = self.subscribers.veto(candidate)
-            if reason is not None:
-                self.audit(identity.subject, action, "vetoed",
-                           {"paths": sorted(plan.local), "reason": reason})
-                self.metrics_hook("update", "vetoed")
-                raise UpdateRefused(
-                    409, f"update aborted by {self.node_id}: {reason}; nothing applied")
+            self._local_veto(candidate, sorted(plan.local), identity, action)
         result: UpdateResult | None = None
         if plan.cluster:
             document = documents.document_of(candidate)
@@ -399,6 +393,17 @@ class ConfigManager:
             raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
         who = f" by {', '.join(outcome.rejected_by)}" if outcome.rejected_by else ""
         raise UpdateRefused(409, f"update aborted{who}: {outcome.reason}; nothing applied")
+
+    def _local_veto(
+        self, candidate: ButterflyConfig, paths: list[str], identity: Identity, action: Action
+    ) -> None:
+        """Dynamic-local changes skip the protocol, so this node's subscribers are asked here
+        (for cluster changes they are asked in PREPARE); a veto refuses the whole request."""
+        reason = self.subscribers.veto(candidate)
+        if reason is not None:
+            self.audit(identity.subject, action, "vetoed", {"paths": paths, "reason": reason})
+            self.metrics_hook("update", "vetoed")
+            raise UpdateRefused(409, f"update aborted by {self.node_id}: {reason}; nothing applied")
 
     def _apply_local(
         self, values: dict[str, Any], identity: Identity, action: Action
