@@ -70,7 +70,7 @@ def service(node: FakeNode, clock: Clock, metrics: NodeMetrics | None = None,
             **options: Any) -> LivenessService:
     return LivenessService(
         node_id="n0", cluster="prod", members=MEMBERS, signer=SIGNERS["n0"],
-        algorithm="ed25519", epoch=1, hooks=node.hooks(metrics),
+        algorithm="ed25519", epoch=1, hooks=node.hooks(metrics), quorum=3,
         settings=FailureDetectionSection(**options), clock_ms=clock, wall=lambda: 1.0e9)
 
 
@@ -123,12 +123,12 @@ def test_a_silent_coordinator_is_suspected_once_per_view() -> None:
     assert node.audits[0][2]["coordinator"] == "n1" and node.audits[0][2]["view"] == 0
     silence(live, clock, 3000, peers[1:])
     assert node.suspicions == 1  # no new suspicion while the view change runs
-    # view 1 forms under n2, which then goes silent too: one more suspicion, for view 1
+    # view 1 forms under n2; n1 is back, and n2 goes silent: one more suspicion, for view 1
     node.coordinator, node.can_suspect = "n2", True
-    silence(live, clock, 5000, [peers[2]])
+    silence(live, clock, 5000, [peers[0], peers[2]])
     assert node.suspicions == 2 and node.view == 2
     assert node.audits[-1][2]["coordinator"] == "n2" and node.audits[-1][2]["view"] == 1
-    status = live.peer_status("n1")
+    status = live.peer_status("n2")
     assert status["detector"] == "failed" and status["phi"] >= 12.0
     assert live.peer_status("n3")["detector"] == "alive"
 
@@ -144,6 +144,21 @@ def test_no_suspicion_when_it_is_not_this_nodes_call(why: str) -> None:
     steady(live, clock, [Peer("n1"), Peer("n2"), Peer("n3")])
     silence(live, clock, 10_000, [])
     assert node.suspicions == 0
+
+
+def test_a_node_cut_off_from_everyone_does_not_suspect() -> None:
+    """Partitioned alone, its view change could not complete and would strand it."""
+    node, clock = FakeNode(), Clock()
+    live = service(node, clock)
+    peers = [Peer("n1"), Peer("n2"), Peer("n3")]
+    steady(live, clock, peers)
+    silence(live, clock, 5000, [])
+    assert node.suspicions == 0
+    # with one other member still heard, the quorum (3 with this node) is not there either
+    silence(live, clock, 5000, [peers[1]])
+    assert node.suspicions == 0
+    silence(live, clock, 500, peers[1:])  # the network heals, the coordinator stays silent
+    assert node.suspicions == 1
 
 
 def test_a_coordinator_never_heard_from_is_suspected() -> None:

@@ -138,8 +138,9 @@ def _cluster_hashes(args: argparse.Namespace) -> int:
         return 0
     _out(f"cluster: revision {status.get('revision')} cluster_hash {status.get('cluster_hash')}")
     for node in nodes:
-        _out(f"{node.get('node_id')}: revision {node.get('revision')} "
-             f"cluster_hash {node.get('cluster_hash')} ({node.get('state', 'unknown')})")
+        revision = node.get("revision")
+        _out(f"{node.get('node_id')}: revision {'-' if revision is None else revision} "
+             f"cluster_hash {node.get('cluster_hash') or '-'} ({node.get('state', 'unknown')})")
     return 0
 
 

@@ -276,6 +276,14 @@ def status(args: argparse.Namespace) -> int:
         if n.get("reload_error"):
             print(f"{n.get('node_id')}: edited config file not applied: {n['reload_error']}",
                   file=sys.stderr)
+    for found in result.get("divergence") or []:
+        if isinstance(found, dict):
+            print(f"evidence: {found.get('peer')} announced cluster_hash "
+                  f"{_short(found.get('peer_cluster_hash'))} for revision {found.get('revision')}, "
+                  f"committed here as {_short(found.get('committed_cluster_hash'))}",
+                  file=sys.stderr)
+    if result.get("established") is False:
+        print(f"view change to view {result.get('view')} in progress", file=sys.stderr)
     hashes = {n.get("cluster_hash") for n in nodes if n.get("state") == "ready"}
     if len(hashes) > 1:
         print("warning: ready nodes report different cluster hashes", file=sys.stderr)

@@ -5,8 +5,9 @@ verifies the peers' ones, feeds their arrival times to the phi-accrual
 detector and their (revision, cluster_hash) to the divergence monitor, and
 acts on what those find:
 - the current coordinator's phi reaches `phi_failed_threshold` while this
-  node is ready, in an established view and not standalone: start a view
-  change now (`Replica.suspect_coordinator`) instead of waiting for
+  node is ready, in an established view, not standalone and still hears a
+  quorum without the coordinator: start a view change now
+  (`Replica.suspect_coordinator`) instead of waiting for
   `view_change.timeout_ms`; logged and audited once per view;
 - a peer is ahead: ask for a catch-up (rate limited);
 - a peer announces another hash for a revision committed here: evidence
@@ -120,6 +121,7 @@ class LivenessService:
     algorithm: str
     epoch: int
     hooks: LivenessHooks
+    quorum: int = 1
     settings: FailureDetectionSection = field(default_factory=FailureDetectionSection)
     clock_ms: Callable[[], float] = field(default=lambda: time.monotonic() * 1000.0)
     wall: Callable[[], float] = time.time
@@ -139,6 +141,7 @@ class LivenessService:
         self.peers: dict[str, PeerInfo] = {}
         self.watching = False
         self._suspected_view = -1
+        self._cut_off_view = -1
         self._last_check_ms: float | None = None
         self.refused = 0
 
@@ -245,8 +248,14 @@ class LivenessService:
         phi = self.detector.phi(coordinator, now)
         if phi < self.detector.settings.failed_threshold:
             return
-        self._suspected_view = view
         silence = self.detector.silence_ms(coordinator, now) or 0.0
+        if not self._others_heard(coordinator, silence, now):
+            if self._cut_off_view != view:
+                self._cut_off_view = view
+                log.warning("coordinator %s is silent, but so are most peers: this node looks "
+                            "cut off, so it does not start a view change", coordinator)
+            return
+        self._suspected_view = view
         log.warning("coordinator %s of view %d failed (phi %.1f after %d ms without a "
                     "heartbeat): starting a view change", coordinator, view, phi, silence)
         self.hooks.audit("view-change", "coordinator-failed",
@@ -254,6 +263,22 @@ class LivenessService:
                           "silence_ms": int(silence)})
         self._metric("inc_coordinator_suspicion")
         self.hooks.suspect_coordinator()
+
+    def _others_heard(self, coordinator: str, silence: float, now: float) -> bool:
+        """Does this node still hear a quorum (itself included) without the coordinator?
+
+        A node cut off from everyone sees every peer go silent together. Its
+        view change could not complete (it needs a quorum of reports) and would
+        leave it alone in a later view, out of the votes, once the network
+        heals. So the coordinator alone must be silent: other members count
+        as heard when their silence is under half of the coordinator's.
+        """
+        heard = 1
+        for peer in self.peer_ids:
+            quiet = self.detector.silence_ms(peer, now)
+            if peer != coordinator and quiet is not None and quiet < silence / 2:
+                heard += 1
+        return heard >= self.quorum
 
     def _metric(self, name: str, *args: Any) -> None:
         metrics = self.hooks.metrics

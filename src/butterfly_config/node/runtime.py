@@ -62,12 +62,13 @@ from butterfly_config.history import HistoryStore, RevisionEntry
 from butterfly_config.history.errors import HistoryError
 from butterfly_config.node import documents
 from butterfly_config.node.agreement import ConsensusDriver
+from butterfly_config.node.liveness import LivenessHooks, LivenessService, next_epoch
 from butterfly_config.node.logging_setup import LogSettings, apply_logging
 from butterfly_config.node.manager import ConfigManager
 from butterfly_config.node.metrics import NodeMetrics
 from butterfly_config.node.servers import bind_socket, make_server, serve_on, wait_started
 from butterfly_config.node.state_codec import StateCorrupt, decode_hard_state, encode_hard_state
-from butterfly_config.node.transport import PeerTransport, RetryPolicy
+from butterfly_config.node.transport import HEARTBEAT_PATH, PeerTransport, RetryPolicy
 from butterfly_config.schema.root import ConfigModel
 
 log = logging.getLogger("butterfly.node")
@@ -183,6 +184,20 @@ def consensus_params(model: ConfigModel, signer: Signer, base_dir: str | None) -
     )
 
 
+def protocol_status(params: ConsensusParams) -> dict[str, Any]:
+    """The agreement timeouts and reputation thresholds in force (they change live)."""
+    return {
+        "protocol": params.protocol,
+        "pre_prepare_timeout_ms": params.pre_prepare_timeout_ms,
+        "prepare_timeout_ms": params.prepare_timeout_ms,
+        "commit_timeout_ms": params.commit_timeout_ms,
+        "timeout_multiplier": params.timeout_multiplier,
+        "view_change_timeout_ms": params.view_change_timeout_ms,
+        "reputation_suspect_threshold": params.reputation.suspect_threshold,
+        "reputation_isolate_threshold": params.reputation.isolate_threshold,
+    }
+
+
 def tls_contexts(model: ConfigModel) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None,
                                               ssl.SSLContext | None]:
     """(API server, peer server, peer client) contexts; all None when TLS is off."""
@@ -270,15 +285,6 @@ def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> 
 
 # -- the node -------------------------------------------------------------------------
 @dataclass
-class PeerView:
-    """What this node last heard from a peer."""
-
-    revision: int = -1
-    cluster_hash: str = ""
-    last_seen: float = 0.0
-
-
-@dataclass
 class NodeRuntime:
     base: ButterflyConfig
     reload: Callable[[], ButterflyConfig] | None = None
@@ -287,7 +293,6 @@ class NodeRuntime:
 
     def __post_init__(self) -> None:
         self.metrics = NodeMetrics()
-        self.peers: dict[str, PeerView] = {}
         self.genesis_ok: bool = False
         self.genesis_problem: str = ""
 
@@ -297,6 +302,7 @@ class NodeRuntime:
         self.node_id = str(model.node.node_id)
         self.standalone = not model.cluster.members
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
+        self._base_dir = base_dir
         self.signer = load_signer(model, self.standalone)
         self.params = consensus_params(model, self.signer, base_dir)
         self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
@@ -325,7 +331,7 @@ class NodeRuntime:
             node_id=self.node_id,
             peer_addrs={m.node_id: m.addr for m in self.params.members},
             on_receive=lambda data: self.driver.receive(data),
-            on_heartbeat=self._heartbeat_received,
+            on_heartbeat=lambda sender, body: self.liveness.on_heartbeat(sender, body),
             retry=self._retry_policy(model),
             client_ssl=tls_contexts(model)[2],
             test_hooks=self.test_hooks,
@@ -340,6 +346,13 @@ class NodeRuntime:
         )
         self.manager.attach(self.driver)
         self.manager.sync_trigger = self._sync_now
+        self.liveness = LivenessService(
+            node_id=self.node_id, cluster=self.params.cluster_name, members=self.params.members,
+            signer=self.signer, algorithm=self.params.signing_algorithm,
+            epoch=next_epoch(self.store), hooks=self._liveness_hooks(), quorum=self.params.quorum,
+            settings=self.manager.config.model.byzantine.failure_detection)
+        # committed revisions may have changed protocol timeouts since the file was written
+        self._apply_live_parameters(self.manager.config.model)
         self.metrics.set_revision(self.manager.revision)
 
     @staticmethod
@@ -411,8 +424,9 @@ class NodeRuntime:
             self._apply_live_parameters(new.model)
 
     def _apply_live_parameters(self, model: ConfigModel) -> None:
+        self.liveness.configure(model.byzantine.failure_detection)
         try:
-            params = consensus_params(model, self.signer, None)
+            params = consensus_params(model, self.signer, self._base_dir)
         except (ConfigError, ConfigIOError, ValueError) as exc:
             log.error("could not apply the new protocol parameters: %s", exc)
             return
@@ -422,6 +436,7 @@ class NodeRuntime:
             log.info("protocol parameters updated live")
 
     def _local_changed(self, old: ButterflyConfig, new: ButterflyConfig) -> None:
+        self.liveness.configure(new.model.byzantine.failure_detection)
         if old.model.observability.logging != new.model.observability.logging:
             apply_logging(log_settings(new.model))
             log.info("logging settings changed (level %s)", new.model.observability.logging.level)
@@ -468,48 +483,48 @@ class NodeRuntime:
         self.driver.flush()
 
     # -- heartbeats and peer views ----------------------------------------------------
-    def _heartbeat_payload(self) -> bytes:
-        return orjson.dumps({"node_id": self.node_id, "revision": self.manager.revision,
-                             "cluster_hash": self.manager.cluster_hash,
-                             "sent_at_ms": self._now_ms()})
+    def _liveness_hooks(self) -> LivenessHooks:
+        return LivenessHooks(
+            head=lambda: (self.replica.head_revision, self.replica.head.entry.doc_hash,
+                          self.replica.view),
+            committed_hash=self._committed_hash,
+            coordinator=lambda: self.replica.coordinator,
+            can_suspect=lambda: (not self.standalone and self.genesis_ok
+                                 and self.replica.established),
+            suspect_coordinator=self._suspect_coordinator,
+            catch_up=self._sync_now,
+            broadcast=lambda payload: self.transport.broadcast(payload, path=HEARTBEAT_PATH),
+            audit=lambda action, outcome, detail: self.manager.audit(
+                "liveness", action, outcome, detail),
+            metrics=self.metrics,
+        )
 
-    def _heartbeat_received(self, sender: str, body: bytes) -> None:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError("not JSON") from exc
-        if not isinstance(data, dict) or data.get("node_id") != sender:
-            raise ValueError("sender mismatch")
-        if sender not in self.params.member_ids:
-            raise ValueError("not a member")
-        view = self.peers.setdefault(sender, PeerView())
-        view.revision = int(data.get("revision", -1))
-        view.cluster_hash = str(data.get("cluster_hash", ""))
-        view.last_seen = time.time()
+    def _committed_hash(self, revision: int) -> str | None:
+        head = self.replica.head
+        if revision == head.entry.revision:
+            return head.entry.doc_hash
+        entry = self.store.get_revision(revision) if 0 <= revision < head.entry.revision else None
+        return entry.doc_hash if entry is not None else None
 
-    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
-        interval = max(0.05, self.base.model.byzantine.failure_detection.heartbeat_interval_ms
-                       / 1000.0)
-        while not stop.is_set():
-            self.transport.broadcast(self._heartbeat_payload(), path="/peer/v1/heartbeat")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+    def _suspect_coordinator(self) -> None:
+        self.replica.suspect_coordinator()
+        self.driver.flush()
 
     def cluster_status(self) -> dict[str, Any]:
-        now = time.time()
         nodes: list[dict[str, Any]] = []
         model = self.manager.config.model
         api_of = {m.node_id: str(m.api_addr) for m in model.cluster.members}
         for member in self.params.members:
             if member.node_id == self.node_id:
-                revision, chash, state = self.manager.revision, self.manager.cluster_hash, (
-                    "ready" if self.manager.is_ready()[0] else "unreachable")
+                live: dict[str, Any] = {
+                    "revision": self.manager.revision, "cluster_hash": self.manager.cluster_hash,
+                    "phi": 0.0, "detector": "alive", "view": self.replica.view,
+                    "divergence": None}
+                state = "ready" if self.manager.is_ready()[0] else "unreachable"
             else:
-                peer = self.peers.get(member.node_id, PeerView())
-                revision, chash = peer.revision, peer.cluster_hash
-                stale = now - peer.last_seen > 3 * max(
-                    0.05, model.byzantine.failure_detection.heartbeat_interval_ms / 1000.0) + 1.0
-                state = "unreachable" if peer.last_seen == 0 or stale else "ready"
+                live = self.liveness.peer_status(member.node_id)
+                state = {"alive": "ready", "suspected": "suspected", "failed": "failed"}.get(
+                    live["detector"], "unreachable") if live.pop("heard") else "unreachable"
             member_state = self.replica.member_state(member.node_id)
             if member_state == "isolated":
                 state = "isolated"
@@ -518,11 +533,11 @@ class NodeRuntime:
                 "addr": member.addr,
                 "api_addr": api_of.get(member.node_id, str(model.network.api_addr)
                                        if member.node_id == self.node_id else ""),
-                "revision": revision,
-                "cluster_hash": chash,
                 "state": state,
-                "phi": 0.0,
+                **live,
                 "reputation": self.replica.reputation(member.node_id),
+                "reputation_state": member_state,
+                "isolated": member_state == "isolated",
                 "restart_required": self.manager.restart_required_paths()
                 if member.node_id == self.node_id else [],
                 "reload_error": self.manager.reload_status.last_error
@@ -537,6 +552,10 @@ class NodeRuntime:
             "quorum": self.params.quorum,
             "f": self.params.f,
             "standalone": self.standalone,
+            "established": self.replica.established,
+            "failure_detection": self.liveness.status(),
+            "protocol": protocol_status(self.replica.params),
+            "divergence": self.liveness.evidence(),
             "nodes": nodes,
         }
 
@@ -628,7 +647,7 @@ class NodeRuntime:
             await wait_started(api_server, tasks[1], 10.0)
             tasks += [
                 asyncio.create_task(self._tick_loop(stop), name="tick"),
-                asyncio.create_task(self._heartbeat_loop(stop), name="heartbeats"),
+                asyncio.create_task(self.liveness.run(stop), name="liveness"),
                 asyncio.create_task(self._check_genesis(stop), name="genesis"),
             ]
             if self.reload is not None and self.config_paths:

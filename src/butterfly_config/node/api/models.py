@@ -60,6 +60,24 @@ class WatchResponse(BaseModel):
     changed: bool = Field(description="false when the wait timed out without a new revision")
 
 
+class Divergence(BaseModel):
+    peer: str
+    revision: int
+    peer_cluster_hash: str = Field(description="the hash the peer announced for the revision")
+    committed_cluster_hash: str = Field(description="the hash this node committed for it")
+    seen_at: float
+
+
+class FailureDetection(BaseModel):
+    heartbeat_interval_ms: int = Field(description="this node's current (adaptive) interval")
+    adaptive_heartbeat: bool
+    phi_suspect_threshold: float
+    phi_failed_threshold: float
+    max_heartbeat_history: int
+    refused_heartbeats: int = Field(description="forged, replayed or foreign heartbeats refused")
+    catch_up_requests: int
+
+
 class NodeStatus(BaseModel):
     node_id: str
     addr: str
@@ -68,7 +86,16 @@ class NodeStatus(BaseModel):
     cluster_hash: str | None = None
     state: Literal["ready", "suspected", "failed", "isolated", "unreachable"]
     phi: float | None = None
+    detector: Literal["alive", "suspected", "failed", "unknown"] | None = Field(
+        default=None, description="the phi-accrual detector's verdict on this node")
+    view: int | None = Field(default=None, description="the view the node last announced")
+    heartbeat_interval_ms: int | None = None
+    last_heartbeat_ms_ago: int | None = None
+    divergence: Divergence | None = Field(
+        default=None, description="evidence: another hash announced for a committed revision")
     reputation: float | None = None
+    reputation_state: Literal["trusted", "suspect", "isolated"] | None = None
+    isolated: bool | None = None
     restart_required: list[str] = Field(default_factory=list)
     reload_error: str = Field(
         default="", description="why the node's edited config file was not applied (hot reload)")
@@ -79,6 +106,12 @@ class ClusterStatus(BaseModel):
     coordinator: str | None
     revision: int
     cluster_hash: str
+    established: bool | None = Field(default=None,
+                                     description="false while a view change is under way")
+    failure_detection: FailureDetection | None = None
+    protocol: dict[str, Any] | None = Field(
+        default=None, description="agreement timeouts and reputation thresholds in force")
+    divergence: list[Divergence] = Field(default_factory=list)
     nodes: list[NodeStatus]
 
 
