@@ -85,7 +85,8 @@ _HINTS = {
     409: "another update is in progress; retry once it finishes",
     413: "the request body is larger than the node accepts",
     429: "too many failed attempts from this address; wait, then retry with a valid token",
-    503: "the cluster has no quorum or timed out; nothing was applied - retry when members are up",
+    503: "the cluster has no quorum or timed out; nothing was applied - retry when members are "
+         "up, after `butterfly config history` shows the update did not commit meanwhile",
 }
 
 

@@ -21,6 +21,7 @@ import pytest
 from integration_harness import LocalCluster
 
 from butterfly_config.canonical import digest
+from butterfly_config.client import RemoteRefused
 from butterfly_config.consensus.certificates import Verifier
 from butterfly_config.consensus.crypto import KeyRing
 from butterfly_config.loader import ConfigLoader
@@ -180,6 +181,37 @@ def test_sigkill_of_the_coordinator_mid_update_then_the_next_update_commits(
     cluster.start_node(coordinator)
     assert cluster.wait_converged(at_least=revision + 1)[0] == revision + 1
     assert level(cluster, coordinator) == 2
+
+
+def test_without_a_quorum_an_update_is_503_and_the_cluster_agrees_afterwards(
+        cluster: LocalCluster) -> None:
+    before, _ = cluster.wait_converged()
+    coordinator = index_of(cluster.client(0).status()["coordinator"])
+    others = [i for i in range(cluster.size) if i != coordinator]
+    origin, stopped = others[0], others[1:]
+    for index in stopped:
+        cluster.pause(index)
+    started = time.monotonic()
+    with pytest.raises(RemoteRefused) as refused:
+        cluster.client(origin).set("network.compression.level", 9)
+    assert refused.value.status == 503
+    assert "no decision" in refused.value.message
+    assert "may still commit" in refused.value.message
+    assert time.monotonic() - started < 20
+    assert cluster.revision_and_hash(origin)[0] == before
+    for index in stopped:
+        cluster.resume(index)
+    # The timed-out update may still be finished once the members are back (nobody
+    # refused it; while that runs, new requests are "busy"). Either way the next update
+    # commits, all four agree, and the first one committed at most once, before it.
+    result = cluster.wait_for("the next update to commit", lambda: cluster.client(origin).set(
+        "network.compression.level", 1), timeout=30)
+    revision, _ = cluster.wait_converged(at_least=result["revision"])
+    assert revision == result["revision"]
+    newer = sorted((e for e in cluster.client(origin).history(limit=10)
+                    if e["revision"] > before), key=lambda e: e["revision"])
+    assert [c["new"] for e in newer for c in e["changes"]] in ([1], [9, 1])
+    assert revision == before + len(newer)
 
 
 def test_a_node_whose_store_was_deleted_rebuilds_from_peers(cluster: LocalCluster) -> None:

@@ -365,7 +365,9 @@ class ConfigManager:
                 self.audit(identity.subject, action, "timeout", {})
                 self.metrics_hook("update", "timeout")
                 raise UpdateRefused(
-                    503, "no decision in time (no quorum or consensus timeout); nothing applied"
+                    503, "no decision in time (no quorum or consensus timeout); nothing applied "
+                         "now, but the update may still commit once enough members answer - "
+                         "check the history before retrying"
                 ) from None
             self.metrics_hook("phase", ("agreement", time.monotonic() - started))
         return self._outcome_result(outcome, identity, action, changed)
@@ -391,8 +393,15 @@ class ConfigManager:
                 409, f"update aborted by the coordinator: {outcome.reason}; nothing applied")
         if outcome.kind == "not_ready":
             raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
-        who = f" by {', '.join(outcome.rejected_by)}" if outcome.rejected_by else ""
-        raise UpdateRefused(409, f"update aborted{who}: {outcome.reason}; nothing applied")
+        if not outcome.rejected_by:
+            # Nobody refused it: a timeout or a lost quorum. Some members may have voted for
+            # it, and the protocol may have to finish it once they are back.
+            raise UpdateRefused(
+                503, f"no decision: {outcome.reason}; nothing applied now, but the update may "
+                     "still commit once enough members answer - check the history before "
+                     "retrying")
+        who = ", ".join(outcome.rejected_by)
+        raise UpdateRefused(409, f"update aborted by {who}: {outcome.reason}; nothing applied")
 
     def _local_veto(
         self, candidate: ButterflyConfig, paths: list[str], identity: Identity, action: Action
