@@ -73,7 +73,7 @@ from butterfly_config.schema.root import ConfigModel
 
 log = logging.getLogger("butterfly.node")
 
-TICK_INTERVAL_S = 0.01
+TICK_INTERVAL_S = 0.025  # protocol timers are hundreds of ms; finer ticks only cost CPU
 GENESIS_REQUEST = "genesis"
 GENESIS_PATH = "/peer/v1/genesis"
 
@@ -92,7 +92,13 @@ def log_settings(model: ConfigModel) -> LogSettings:
 
 
 # -- keys and members -----------------------------------------------------------------
-def load_signer(model: ConfigModel, standalone: bool) -> Signer:
+def resolve_path(value: object, base_dir: str | None) -> Path:
+    """A path option as validation reads it: relative paths start at the config file's dir."""
+    path = Path(str(value))
+    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+
+
+def load_signer(model: ConfigModel, standalone: bool, base_dir: str | None = None) -> Signer:
     from butterfly_config.node.security.signing_keys import load_private_key
 
     node_id = str(model.node.node_id)
@@ -104,7 +110,7 @@ def load_signer(model: ConfigModel, standalone: bool) -> Signer:
                          f"{algorithm} is not supported for consensus messages",
                          hint='use "ed25519" (recommended) or "ecdsa_p256"', rule="signing")],
         )
-    path = Path(str(model.security.signing.private_key_file))
+    path = resolve_path(model.security.signing.private_key_file, base_dir)
     if not path.exists() and standalone:
         log.warning("no signing key at %s: a standalone node signs with a key of this run only",
                     path)
@@ -198,8 +204,8 @@ def protocol_status(params: ConsensusParams) -> dict[str, Any]:
     }
 
 
-def tls_contexts(model: ConfigModel) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None,
-                                              ssl.SSLContext | None]:
+def tls_contexts(model: ConfigModel, base_dir: str | None = None) -> tuple[
+        ssl.SSLContext | None, ssl.SSLContext | None, ssl.SSLContext | None]:
     """(API server, peer server, peer client) contexts; all None when TLS is off."""
     tls = model.security.tls
     if not tls.enabled:
@@ -207,15 +213,15 @@ def tls_contexts(model: ConfigModel) -> tuple[ssl.SSLContext | None, ssl.SSLCont
     from butterfly_config.node.security.tls_material import client_ssl_context, server_ssl_context
 
     minimum = str(tls.min_tls_version)
-    api = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
-                             verify_client=False, min_tls_version=minimum)
+    cert, key, ca = (str(resolve_path(p, base_dir)) for p in (tls.cert_file, tls.key_file,
+                                                              tls.ca_file))
+    api = server_ssl_context(cert, key, ca, verify_client=False, min_tls_version=minimum)
     if model.security.api.auth_method == "mtls":
         # The certificate names the caller; health and metrics stay reachable without one.
         api.verify_mode = ssl.CERT_OPTIONAL
-    peer = server_ssl_context(str(tls.cert_file), str(tls.key_file), str(tls.ca_file),
-                              verify_client=tls.verify_client, min_tls_version=minimum)
-    client = client_ssl_context(str(tls.ca_file), cert_file=str(tls.cert_file),
-                                key_file=str(tls.key_file), min_tls_version=minimum)
+    peer = server_ssl_context(cert, key, ca, verify_client=tls.verify_client,
+                              min_tls_version=minimum)
+    client = client_ssl_context(ca, cert_file=cert, key_file=key, min_tls_version=minimum)
     return api, peer, client
 
 
@@ -303,7 +309,7 @@ class NodeRuntime:
         self.standalone = not model.cluster.members
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
         self._base_dir = base_dir
-        self.signer = load_signer(model, self.standalone)
+        self.signer = load_signer(model, self.standalone, base_dir)
         self.params = consensus_params(model, self.signer, base_dir)
         self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
                                self.params.signing_algorithm)
@@ -333,7 +339,7 @@ class NodeRuntime:
             on_receive=lambda data: self.driver.receive(data),
             on_heartbeat=lambda sender, body: self.liveness.on_heartbeat(sender, body),
             retry=self._retry_policy(model),
-            client_ssl=tls_contexts(model)[2],
+            client_ssl=tls_contexts(model, base_dir)[2],
             test_hooks=self.test_hooks,
         )
         self.driver = ConsensusDriver(
@@ -572,7 +578,7 @@ class NodeRuntime:
             return
         import httpx
 
-        client_ssl = tls_contexts(self.base.model)[2]
+        client_ssl = tls_contexts(self.base.model, self._base_dir)[2]
         scheme = "https" if client_ssl is not None else "http"
         verify: ssl.SSLContext | bool = client_ssl if client_ssl is not None else False
         agree: set[str] = {self.node_id}
@@ -629,7 +635,7 @@ class NodeRuntime:
         model = self.base.model
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
         settings = api_settings_from_config(model, base_dir=base_dir)
-        api_ssl, peer_ssl, _ = tls_contexts(model)
+        api_ssl, peer_ssl, _ = tls_contexts(model, base_dir)
         api_app = create_app(self.manager, settings, self.metrics)
         peer_app = self.transport.asgi_app([Route(GENESIS_PATH, self._genesis_endpoint)])
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
