@@ -1,5 +1,8 @@
 """A 4-node cluster with TLS on (as `dev up --tls` makes it): the API over TLS, peers over mTLS.
 
+Its files name keys and certificates by paths relative to themselves, and the nodes
+run from another directory.
+
 The peer port requires a client certificate issued by the cluster's CA; a
 certificate from another CA, even one naming a member, gets no further than
 the TLS handshake, so none of its bytes reach the protocol.
@@ -20,10 +23,20 @@ from butterfly_config.errors import ConnectionFailed
 from butterfly_config.node.security import tls_material
 from butterfly_config.node.transport import MESSAGE_PATH
 
+# Key and certificate paths relative to each node's file (the nodes run from another
+# directory): the node must find them where validation does.
+RELATIVE_PATHS = {
+    "security.tls.cert_file": "tls/node.crt",
+    "security.tls.key_file": "tls/node.key",
+    "security.tls.ca_file": "../tls/ca.crt",
+    "security.signing.private_key_file": "keys/signing.key",
+}
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("tls") / "cluster", 4, tls=True)
+    local = LocalCluster(tmp_path_factory.mktemp("tls") / "cluster", 4, tls=True,
+                         options=RELATIVE_PATHS)
     try:
         yield local.start()
     finally:
