@@ -21,6 +21,7 @@ SUITES = [
     ("consensus_crypto", "Consensus signatures and state machine"),
     ("node_cluster", "Real node processes on 127.0.0.1"),
     ("hot_reload", "Hot reload on real node processes"),
+    ("view_change", "Coordinator failure on real node processes"),
 ]
 README = Path(__file__).resolve().parent / "README.md"
 MARK = "<!-- figures -->"

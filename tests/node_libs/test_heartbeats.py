@@ -149,8 +149,9 @@ def test_adaptive_pace_backs_off_under_local_stress_and_recovers() -> None:
     pace = HeartbeatPace(PaceSettings(interval_ms=100, adaptive=True, min_interval_ms=50,
                                       max_interval_ms=500))
     assert pace.observe(0) == 100
-    assert pace.observe(60) == 200  # woke 60 ms late on a 100 ms pace: overloaded
-    assert pace.observe(150) == 400
+    assert pace.observe(60) == 100  # 60 ms late on a 100 ms pace: ordinary scheduling
+    assert pace.observe(120) == 200  # a missed beat: overloaded
+    assert pace.observe(250) == 400
     assert pace.observe(1000) == 500  # bounded by max_heartbeat_interval_ms
     assert pace.observe(5000) == 500
     intervals = [pace.observe(1) for _ in range(3 * HeartbeatPace.recovery_rounds)]

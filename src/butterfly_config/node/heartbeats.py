@@ -146,16 +146,18 @@ class HeartbeatPace:
     its own pace is overloaded (starved of CPU, blocked on disk, paused). Its
     late heartbeats would make the others suspect it, and sending more often
     only adds to its load. So, like the local-health awareness of SWIM's
-    Lifeguard extension, a node that wakes up late for a heartbeat doubles its
-    interval (at most `max_heartbeat_interval_ms`) and announces the new
-    interval in its heartbeats; receivers then widen their expectations
-    instead of suspecting it. After `recovery_rounds` punctual rounds it halves
-    the interval again, down to the configured `heartbeat_interval_ms` (never
-    below `min_heartbeat_interval_ms`). When off, the interval is fixed.
+    Lifeguard extension, a node that wakes up a whole interval late for a
+    heartbeat (it missed a beat) doubles its interval (at most
+    `max_heartbeat_interval_ms`) and announces the new interval in its
+    heartbeats; receivers then widen their expectations instead of suspecting
+    it. After `recovery_rounds` punctual rounds it halves the interval again,
+    down to the configured `heartbeat_interval_ms` (never below
+    `min_heartbeat_interval_ms`). When off, the interval is fixed.
     """
 
     recovery_rounds = 20
-    late_fraction = 0.5
+    late_fraction = 1.0
+    """Late by a whole interval (a missed beat); smaller delays are normal scheduling."""
 
     def __init__(self, settings: PaceSettings | None = None) -> None:
         self.settings = settings or PaceSettings()
