@@ -155,6 +155,36 @@ def test_optimistic_mode_falls_back_to_the_commit_round_without_n_votes() -> Non
     assert cert is not None and not cert.fast and len(cert.commit_votes) == 3
 
 
+@pytest.mark.parametrize("protocol", ["optimistic_pbft", "standard_pbft"])
+def test_a_member_known_down_is_not_waited_for(protocol: str) -> None:
+    h = Harness(make_params(4, protocol=protocol))
+    h.crash("n2")
+    h.propose("n0", "r1", b"doc-1")
+    h.run()
+    assert h.replicas["n0"].head_revision == 0  # still waiting for n2's answer
+    h.replicas["n0"].set_unresponsive({"n2"})
+    h.collect("n0")
+    h.run()
+    assert h.replicas["n0"].head_revision == 1  # no prepare timeout spent
+    cert = h.replicas["n1"].head.certificate
+    assert cert is not None and not cert.fast and len(cert.commit_votes) == 3
+
+
+def test_suspecting_a_member_that_did_answer_changes_nothing() -> None:
+    h = Harness(make_params(4, protocol="optimistic_pbft"))
+    h.drop = lambda s, t, m: isinstance(m, PrepareOk) and s == "n3"
+    h.propose("n0", "r1", b"doc-1")
+    h.run()
+    h.replicas["n0"].set_unresponsive({"n1", "n0"})  # n3 is the silent one; n0 is itself
+    h.collect("n0")
+    h.run()
+    assert h.replicas["n0"].head_revision == 0
+    h.replicas["n0"].set_unresponsive({"n3"})
+    h.collect("n0")
+    h.run()
+    assert h.replicas["n0"].head_revision == 1
+
+
 def test_fast_path_needs_all_n_matching_votes() -> None:
     h = Harness(make_params(4, protocol="optimistic_pbft"))
     h.drop = lambda s, t, m: isinstance(m, PrepareOk) and s == "n3"

@@ -15,7 +15,7 @@ what a signature proves.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from butterfly_config.consensus.certificates import Verifier
@@ -193,6 +193,7 @@ class Replica:
         self._proposals_seen: dict[Ballot, Propose] = {}
         self._finalize_resend: FinalizeResend | None = None
         self._fetch_blocked_until = -1
+        self._unresponsive: frozenset[str] = frozenset()
         self._next_status = now_ms
         if self._proposal is not None and self.coordinator == self._id:
             # finish (or give up properly) what this coordinator proposed before it stopped
@@ -249,6 +250,24 @@ class Replica:
         """The failure detector suspects the coordinator: start a view change now."""
         if self.coordinator != self._id:
             self._start_view_change(self._view + 1)
+            self._drain()
+
+    def set_unresponsive(self, members: Iterable[str]) -> None:
+        """The members the failure detector currently holds failed.
+
+        A coordinator on the fast path waits for all n PREPARE answers, up to
+        the prepare timeout, before settling for the commit round with a
+        quorum. Waiting for a member known to be down only delays every
+        update by that timeout, so once every member still silent is in this
+        set, the round moves on. Safety is untouched: the commit round with a
+        quorum is always allowed; only how long to wait for stragglers changes.
+        """
+        unresponsive = frozenset(members) & frozenset(self._params.member_ids) - {self._id}
+        if unresponsive == self._unresponsive:
+            return
+        self._unresponsive = unresponsive
+        if self._round is not None and self._round.phase == "prepare":
+            self._advance_prepare()
             self._drain()
 
     def request_sync(self) -> None:
@@ -669,7 +688,10 @@ class Replica:
         timed_out = self._now >= rnd.started_ms + self._params.scaled(
             self._params.prepare_timeout_ms
         )
-        if len(rnd.oks) >= q and (len(rnd.responded) == n or timed_out):
+        stragglers_down = all(
+            m in self._unresponsive for m in self._params.member_ids if m not in rnd.responded
+        )
+        if len(rnd.oks) >= q and (len(rnd.responded) == n or timed_out or stragglers_down):
             self._start_commit(rnd)
             return
         if len(rnd.oks) + (n - len(rnd.responded)) < q:

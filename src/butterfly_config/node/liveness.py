@@ -98,6 +98,8 @@ class LivenessHooks:
     broadcast: Callable[[bytes], None]
     audit: Callable[[str, str, dict[str, Any]], None]
     metrics: Any = None
+    mark_unresponsive: Callable[[frozenset[str]], None] | None = None
+    """Told the peers currently held failed, so a coordinator stops waiting for them."""
 
 
 @dataclass
@@ -238,6 +240,9 @@ class LivenessService:
         if metrics is not None:
             for peer in self.peer_ids:
                 metrics.set_phi(peer, self.detector.phi(peer, now))
+        if self.hooks.mark_unresponsive is not None:
+            self.hooks.mark_unresponsive(frozenset(
+                p for p in self.peer_ids if self.detector.state(p, now) == "failed"))
         if not self.hooks.can_suspect():
             return
         self.start_watching()

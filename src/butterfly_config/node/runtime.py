@@ -503,7 +503,12 @@ class NodeRuntime:
             audit=lambda action, outcome, detail: self.manager.audit(
                 "liveness", action, outcome, detail),
             metrics=self.metrics,
+            mark_unresponsive=self._mark_unresponsive,
         )
+
+    def _mark_unresponsive(self, members: frozenset[str]) -> None:
+        self.replica.set_unresponsive(members)
+        self.driver.flush()
 
     def _committed_hash(self, revision: int) -> str | None:
         head = self.replica.head
