@@ -144,6 +144,7 @@ class LivenessService:
         self.watching = False
         self._suspected_view = -1
         self._cut_off_view = -1
+        self._cut_off = False
         self._last_check_ms: float | None = None
         self.refused = 0
 
@@ -255,10 +256,20 @@ class LivenessService:
             return
         silence = self.detector.silence_ms(coordinator, now) or 0.0
         if not self._others_heard(coordinator, silence, now):
+            self._cut_off = True
             if self._cut_off_view != view:
                 self._cut_off_view = view
                 log.warning("coordinator %s is silent, but so are most peers: this node looks "
                             "cut off, so it does not start a view change", coordinator)
+            return
+        if self._cut_off:
+            # Just reconnected: peers' heartbeats arrive one by one, so for a moment the
+            # others are heard and the coordinator not yet. Its silence belonged to the
+            # cut-off; it must now be silent for a whole detection time again.
+            self._cut_off = False
+            self.detector.forgive(now)
+            log.info("peers heard again after this node was cut off; judging the "
+                     "coordinator afresh")
             return
         self._suspected_view = view
         log.warning("coordinator %s of view %d failed (phi %.1f after %d ms without a "
