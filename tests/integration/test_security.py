@@ -253,3 +253,34 @@ def test_lockout_after_repeated_failures_is_429_even_with_a_valid_token(
     cluster.wait_for("the lockout to end",
                      lambda: call(cluster, 3, "GET", "/api/v1/config", good).status_code == 200,
                      timeout=LOCKOUT_SECS + 10, interval=0.25)
+
+
+def test_access_settings_changed_at_runtime_take_effect(cluster: LocalCluster) -> None:
+    admin = token(cluster)
+
+    def revisions(bearer: str) -> set[int]:
+        return {int(call(cluster, i, "GET", "/api/v1/config", bearer)
+                    .headers.get("x-config-revision", -1)) for i in range(cluster.size)}
+
+    # dynamic-consensus: a new audience applies on every node; old tokens stop working
+    revision = cluster.client(0).set("security.api.jwt_audience", "butterfly-api-v2")["revision"]
+    fresh = token(cluster, audience="butterfly-api-v2")
+    cluster.wait_for("every node to apply the new audience",
+                     lambda: revisions(fresh) == {revision})
+    for index in range(cluster.size):
+        assert call(cluster, index, "GET", "/api/v1/config", admin).status_code == 401
+    restored = call(cluster, 0, "PATCH", "/api/v1/config", fresh, json={"operations": [
+        {"op": "set", "path": "security.api.jwt_audience", "value": AUDIENCE}]})
+    assert restored.status_code == 200, restored.text
+    cluster.wait_for("every node to restore the audience",
+                     lambda: revisions(admin) == {revision + 1})
+    # dynamic-local: node-2 alone now locks a client out after 2 failures
+    changed = call(cluster, 2, "PATCH", "/api/v1/config", admin, json={"operations": [
+        {"op": "set", "path": "security.api.max_failed_auth_attempts", "value": 2}]})
+    assert changed.status_code == 200, changed.text
+    codes = [call(cluster, 2, "GET", "/api/v1/config", "wrong").status_code for _ in range(2)]
+    assert codes == [401, 401]
+    assert call(cluster, 2, "GET", "/api/v1/config", admin).status_code == 429
+    cluster.wait_for("node-2's lockout to end",
+                     lambda: call(cluster, 2, "GET", "/api/v1/config", admin).status_code == 200,
+                     timeout=LOCKOUT_SECS + 10, interval=0.25)
