@@ -33,6 +33,7 @@ from butterfly_config.errors import ButterflyError, ConfigIssue, ConnectionFaile
 CONNECT_HINT = "is the node running? check --url / BUTTERFLY_API_URL"
 TOKEN_HINT = "check the token (--token / BUTTERFLY_API_TOKEN) and the roles it carries"
 TOML_TYPE = "application/toml"
+MEMBER_HINT = "`butterfly cluster status` lists the members"
 
 ClientCert = str | tuple[str, str]
 
@@ -229,6 +230,20 @@ class ButterflyClient:
 
     def sync(self) -> dict[str, Any]:
         return _json_object(self._request("POST", "/api/v1/config/sync"))
+
+    def reset_reputation(self, member: str) -> dict[str, Any]:
+        """Lift this node's isolation of `member` (its score starts again at the initial one).
+
+        Reputation is judged per node, so this changes the node at `url` only.
+        Returns `{node_id, member, reputation, state, previous_reputation, previous_state}`.
+        """
+        path = f"/api/v1/cluster/members/{quote(member, safe='')}/reputation/reset"
+        try:
+            return _json_object(self._request("POST", path))
+        except RemoteRefused as exc:
+            if exc.status == 404:  # not about revisions; the node's issues carry their own hint
+                exc.hint = "" if exc.errors else MEMBER_HINT
+            raise
 
     # -- transport --------------------------------------------------------------
     def _request(

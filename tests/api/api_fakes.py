@@ -34,6 +34,8 @@ from butterfly_config.node.service import (
 from butterfly_config.schema import registry
 
 REDACTED = "***"
+INITIAL_SCORE = 100.0
+ISOLATE_THRESHOLD = 10.0
 SECRET_MARKER = "s3cr3t-value-never-served"
 
 
@@ -58,6 +60,10 @@ def unflatten(leaves: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return root
+
+
+def _reputation_state(score: float) -> str:
+    return "isolated" if score < ISOLATE_THRESHOLD else "trusted"
 
 
 def schema_issues(document: dict[str, Any]) -> list[ConfigIssue]:
@@ -104,6 +110,9 @@ class FakeConfigService:
         self.sync_calls = 0
         self.active_waits = 0
         self.view = 0
+        # this node's view of each member's score (tests lower it to isolate one)
+        self.reputation: dict[str, float] = {node_id: INITIAL_SCORE}
+        self.peers: list[dict[str, Any]] = []
 
     # -- reading --------------------------------------------------------------
     @property
@@ -139,11 +148,15 @@ class FakeConfigService:
             "coordinator": self._node_id,
             "revision": self._revision,
             "cluster_hash": self.cluster_hash,
+            "node_id": self._node_id,
             "nodes": [{
                 "node_id": self._node_id, "addr": "127.0.0.1:7890", "api_addr": "127.0.0.1:8080",
                 "revision": self._revision, "cluster_hash": self.cluster_hash, "state": "ready",
-                "phi": 0.0, "reputation": 1.0, "restart_required": [],
-            }],
+                "phi": 0.0, "reputation": self.reputation[self._node_id],
+                "restart_required": [],
+            }, *(dict(peer, reputation=self.reputation.get(peer["node_id"]),
+                      reputation_state=_reputation_state(self.reputation.get(peer["node_id"], 0)))
+                 for peer in self.peers)],
         }
 
     def is_ready(self) -> tuple[bool, str]:
@@ -215,6 +228,19 @@ class FakeConfigService:
     async def sync(self) -> dict[str, Any]:
         self.sync_calls += 1
         return {"revision": self._revision, "fetched": 0, "cluster_hash": self.cluster_hash}
+
+    def reset_reputation(self, member: str, *, identity: Identity) -> dict[str, Any]:
+        if member not in self.reputation:
+            raise UpdateRefused(404, f"{member!r} is not a member of this cluster", [ConfigIssue(
+                path="node_id", message=f"no member is called {member!r}",
+                hint="`butterfly cluster status` lists the members", rule="membership")])
+        before = self.reputation[member]
+        self.reputation[member] = INITIAL_SCORE
+        self.audit(identity.subject, "reputation-reset", "reset",
+                   {"member": member, "previous_reputation": before})
+        return {"node_id": self._node_id, "member": member, "reputation": INITIAL_SCORE,
+                "state": "trusted", "previous_reputation": before,
+                "previous_state": _reputation_state(before)}
 
     async def wait_for_revision(self, after: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout

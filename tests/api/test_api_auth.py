@@ -92,7 +92,7 @@ def test_token_expires_with_the_clock(client: TestClient, clock: Clock) -> None:
     ((), set()),
     (("reader",), {"read", "validate"}),
     (("operator",), {"read", "validate", "write", "rollback"}),
-    (("admin",), {"read", "validate", "write", "rollback", "sync"}),
+    (("admin",), {"read", "validate", "write", "rollback", "sync", "reset"}),
     (("reader", "unknown-role"), {"read", "validate"}),
 ])
 def test_permissions_by_role(client: TestClient, service: FakeConfigService,
@@ -104,6 +104,7 @@ def test_permissions_by_role(client: TestClient, service: FakeConfigService,
         "write": ("PATCH", CONFIG, SET_POLICY),
         "rollback": ("POST", f"{CONFIG}/rollback/0", None),
         "sync": ("POST", f"{CONFIG}/sync", None),
+        "reset": ("POST", "/api/v1/cluster/members/node-a/reputation/reset", None),
     }
     for name, (method, path, body) in calls.items():
         response = client.request(method, path, headers=headers, json=body)

@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _cmd(clsub, "status", "butterfly_config.cli.remote:status",
              "members, view, coordinator, each node's revision and hash")
     _add_remote_args(p)
+    p = _cmd(clsub, "reset-reputation", "butterfly_config.cli.remote:reset_reputation",
+             "lift the isolation of a member: its reputation starts afresh on the node at "
+             "--url (each node judges reputation itself)")
+    p.add_argument("node_id", metavar="NODE_ID", help="the member to lift the isolation of")
+    p.add_argument("--all", action="store_true",
+                   help="ask every member listed in the cluster status of the node at --url")
+    _add_remote_args(p)
 
     # -- keys / token ----------------------------------------------------------
     keys = top.add_parser("keys", help="signing keys")

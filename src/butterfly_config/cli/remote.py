@@ -1,4 +1,5 @@
-"""Commands that talk to a running node: export, update, history, rollback, sync, status.
+"""Commands that talk to a running node: export, update, history, rollback, sync, status,
+reset-reputation.
 
 `config update --file F` sends the file's leaves as PATCH `set` operations:
 the file lists the options to change, and options it does not mention keep
@@ -21,11 +22,18 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from butterfly_config.client import ButterflyClient
-from butterfly_config.errors import ConfigIOError, ConfigIssue, ConfigSyntaxError, UsageError
+from butterfly_config.errors import (
+    ButterflyError,
+    ConfigIOError,
+    ConfigIssue,
+    ConfigSyntaxError,
+    UsageError,
+)
 
 HASH_PREFIX = 12
 
@@ -288,3 +296,78 @@ def status(args: argparse.Namespace) -> int:
     if len(hashes) > 1:
         print("warning: ready nodes report different cluster hashes", file=sys.stderr)
     return 0
+
+
+# -- cluster reset-reputation -------------------------------------------------------
+def _node_url(base_url: str, api_addr: str) -> str:
+    """A member's API URL: its api_addr with the scheme of --url."""
+    scheme = urlsplit(base_url).scheme or "http"
+    return f"{scheme}://{api_addr}"
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(node, url) of every member the node at --url lists in its cluster status."""
+    with _client(args) as client:
+        result = client.status()
+    asked = str(result.get("node_id") or "")
+    targets: list[tuple[str, str]] = []
+    for node in result.get("nodes") or []:
+        if not isinstance(node, dict) or not node.get("node_id"):
+            continue
+        node_id = str(node["node_id"])
+        # the node at --url as the operator reached it; the others at their api_addr
+        url = args.url if node_id == asked else _node_url(args.url, str(node.get("api_addr") or ""))
+        targets.append((node_id, url))
+    if not targets:
+        raise UsageError(f"the node at {args.url} lists no members",
+                         hint="check `butterfly cluster status --url ...`")
+    return targets
+
+
+def _reset_on(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    with _client(argparse.Namespace(**{**vars(args), "url": url})) as client:
+        return client.reset_reputation(args.node_id)
+
+
+def _reset_line(member: str, result: dict[str, Any]) -> str:
+    return (f"{result.get('node_id', '-')}: {member} reputation "
+            f"{_number(result.get('previous_reputation'))} ({result.get('previous_state', '-')})"
+            f" -> {_number(result.get('reputation'))} ({result.get('state', '-')})")
+
+
+def reset_reputation(args: argparse.Namespace) -> int:
+    """Lift the isolation of a member on the node at --url, or with --all on every member.
+
+    Each node judges reputation itself, so a cluster-wide lift asks every node.
+    With --all a node that cannot be asked does not stop the others; the exit
+    code is the worst one: 2 if any node could not be reached or refused the
+    credentials, else 1 if any refused (an unknown member), else 0.
+    """
+    if not args.all:
+        result = _reset_on(args, args.url)
+        if args.format == "json":
+            _print_json(result)
+        else:
+            print(_reset_line(args.node_id, result))
+        return 0
+    outcomes: list[dict[str, Any]] = []
+    worst = 0
+    for node_id, url in _targets(args):
+        try:
+            if not urlsplit(url).hostname:
+                raise UsageError(f"no API address is configured for {node_id}",
+                                 hint="set api_addr in its [[cluster.members]] entry")
+            result = _reset_on(args, url)
+        except ButterflyError as exc:
+            worst = max(worst, exc.exit_code)
+            outcomes.append({"node_id": node_id, "url": url, "success": False,
+                             "exit_code": exc.exit_code, "error": exc.render()})
+            if args.format != "json":
+                print(f"{node_id}: {exc.render()}", file=sys.stderr)
+            continue
+        outcomes.append({"url": url, "success": True, **result})
+        if args.format != "json":
+            print(_reset_line(args.node_id, result))
+    if args.format == "json":
+        _print_json(outcomes)
+    return worst

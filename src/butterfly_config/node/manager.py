@@ -46,6 +46,7 @@ from butterfly_config.redact import redact_tree
 log = logging.getLogger("butterfly.manager")
 
 LOCAL_OVERRIDES_KEY = "local_overrides"
+Standing = tuple[float, str]  # a member's reputation score and state, as this node judges it
 
 
 def action_of(request_id: str) -> Action:
@@ -116,6 +117,8 @@ class ConfigManager:
         self.ready: tuple[bool, str] = (False, "starting")
         self.status_provider: Callable[[], dict[str, Any]] = lambda: {}
         self.sync_trigger: Callable[[], None] = lambda: None
+        # member -> (score, state) before and after resetting it; None: not a member
+        self.reputation_reset: Callable[[str], tuple[Standing, Standing] | None] | None = None
         self.metrics_hook: Callable[[str, Any], None] = lambda _name, _value: None
         self.decision_timeout_s = 15.0
         # document -> (revision it was built for, the configuration this node would run):
@@ -576,6 +579,30 @@ class ConfigManager:
         await self.wait_for_revision(before, 2.0)
         return {"revision_before": before, "revision": self._revision,
                 "cluster_hash": self.cluster_hash}
+
+    def reset_reputation(self, member: str, *, identity: Identity) -> dict[str, Any]:
+        """Lift this node's isolation of `member` (operator action, this node only).
+
+        An isolated member's messages are ignored, so it can never earn its
+        score back by itself, even once its operator has fixed it.
+        """
+        if self.reputation_reset is None:
+            raise UpdateRefused(503, "the node is not connected to its cluster yet")
+        standings = self.reputation_reset(member)
+        if standings is None:
+            self.audit(identity.subject, "reputation-reset", "refused",
+                       {"member": member, "reason": "not a member"})
+            raise UpdateRefused(404, f"{member!r} is not a member of this cluster", [ConfigIssue(
+                path="node_id", message=f"no member is called {member!r}",
+                hint="`butterfly cluster status` lists the members", rule="membership")])
+        (before, was), (after, now) = standings
+        self.audit(identity.subject, "reputation-reset", "reset", {
+            "member": member, "previous_reputation": before, "previous_state": was,
+            "reputation": after, "state": now})
+        log.info("reputation of %s reset by %s: %.1f (%s) -> %.1f (%s)",
+                 member, identity.subject, before, was, after, now)
+        return {"node_id": self.node_id, "member": member, "reputation": after, "state": now,
+                "previous_reputation": before, "previous_state": was}
 
     def audit(self, actor: str, action: str, outcome: str, detail: dict[str, Any]) -> None:
         try:

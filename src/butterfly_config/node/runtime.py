@@ -64,7 +64,7 @@ from butterfly_config.node import documents
 from butterfly_config.node.agreement import ConsensusDriver
 from butterfly_config.node.liveness import LivenessHooks, LivenessService, next_epoch
 from butterfly_config.node.logging_setup import LogSettings, apply_logging
-from butterfly_config.node.manager import ConfigManager
+from butterfly_config.node.manager import ConfigManager, Standing
 from butterfly_config.node.metrics import NodeMetrics
 from butterfly_config.node.servers import bind_socket, make_server, serve_on, wait_started
 from butterfly_config.node.state_codec import StateCorrupt, decode_hard_state, encode_hard_state
@@ -352,6 +352,7 @@ class NodeRuntime:
         )
         self.manager.attach(self.driver)
         self.manager.sync_trigger = self._sync_now
+        self.manager.reputation_reset = self._reset_reputation
         self.liveness = LivenessService(
             node_id=self.node_id, cluster=self.params.cluster_name, members=self.params.members,
             signer=self.signer, algorithm=self.params.signing_algorithm,
@@ -487,6 +488,19 @@ class NodeRuntime:
     def _sync_now(self) -> None:
         self.replica.request_sync()
         self.driver.flush()
+
+    def _reset_reputation(self, member: str) -> tuple[Standing, Standing] | None:
+        """Reset this replica's score of `member`; None if it is not a member.
+
+        The flush persists the new score with the hard state and runs the
+        ReputationChanged event (metrics, stored scores) before the API answers.
+        """
+        if member not in self.params.member_ids:
+            return None
+        before = (self.replica.reputation(member), self.replica.member_state(member))
+        self.replica.reset_reputation(member)
+        self.driver.flush()
+        return before, (self.replica.reputation(member), self.replica.member_state(member))
 
     # -- heartbeats and peer views ----------------------------------------------------
     def _liveness_hooks(self) -> LivenessHooks:

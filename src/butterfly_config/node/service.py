@@ -138,6 +138,15 @@ class ConfigService(Protocol):
 
     async def sync(self) -> dict[str, Any]: ...
 
+    def reset_reputation(self, member: str, *, identity: Identity) -> dict[str, Any]:
+        """Lift isolation: this node's view of `member` starts again at the initial score.
+
+        Reputation is judged per node, so this changes this node only. Answers
+        `{node_id, member, reputation, state, previous_reputation, previous_state}`;
+        an unknown member is `UpdateRefused(404)`.
+        """
+        ...
+
     async def wait_for_revision(self, after: int, timeout: float) -> int:
         """Return the current revision once it is > after, or at timeout."""
         ...

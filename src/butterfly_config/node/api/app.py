@@ -262,6 +262,23 @@ def create_app(
     async def cluster_status(_who: Reader) -> Response:
         return json_response(service.cluster_status())
 
+    @app.post(
+        f"{API}/cluster/members/{{node_id}}/reputation/reset",
+        summary="Lift isolation: this node's view of a member's reputation starts afresh",
+        description="Reputation is judged per node: ask every node to lift an isolation "
+                    "cluster-wide (`butterfly cluster reset-reputation NODE_ID --all`).",
+        response_model=None,
+        responses={**_REFUSALS, 200: {"model": models.ReputationReset},
+                   404: {"model": models.ErrorResponse, "description": "no such member"},
+                   503: {"model": models.ErrorResponse,
+                         "description": "the node is not connected to its cluster yet"}},
+    )
+    async def reset_reputation(
+        who: Admin,
+        node_id: Annotated[str, Path(min_length=1, max_length=200, description="the member")],
+    ) -> Response:
+        return json_response(service.reset_reputation(node_id, identity=who))
+
     @app.get("/healthz", summary="Liveness", response_model=models.HealthResponse)
     async def healthz() -> Response:
         return json_response({"status": "ok"})

@@ -115,6 +115,15 @@ class ClusterStatus(BaseModel):
     nodes: list[NodeStatus]
 
 
+class ReputationReset(BaseModel):
+    node_id: str = Field(description="the node whose view of the member was reset")
+    member: str
+    reputation: float = Field(description="the member's score now (the initial score)")
+    state: Literal["trusted", "suspect", "isolated"]
+    previous_reputation: float
+    previous_state: Literal["trusted", "suspect", "isolated"]
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"]
 

@@ -1,0 +1,97 @@
+"""Lifting an isolation through the manager and the runtime, without a running cluster.
+
+Node-0 of a four-member cluster is built in-process (store, replica, manager;
+nothing is served). Signed STATUS messages from node-1 claiming another
+revision 0 are evidence that isolates it, as a member booted from a wrong file
+would be; the reset then goes manager -> runtime -> replica -> event handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from butterfly_config.cli.dev_cmd import create_cluster_files, plan_layout
+from butterfly_config.consensus.crypto import Signer, sign_message
+from butterfly_config.consensus.messages import Status, encode_message
+from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.runtime import NodeRuntime, load_signer
+from butterfly_config.node.service import Identity, UpdateRefused
+from butterfly_config.node.state_codec import decode_hard_state
+
+WRONG_GENESIS = "f" * 64
+
+
+def build(tmp_path: Path) -> tuple[NodeRuntime, Signer]:
+    layout = plan_layout(tmp_path, 4, base_port=7890, api_base_port=8080, tls=False)
+    create_cluster_files(layout)
+    paths = [node.config_path for node in layout.nodes[:2]]
+    runtime = NodeRuntime(base=ConfigLoader().add_file(paths[0]).load(), config_paths=[paths[0]])
+    runtime.build()
+    peer = ConfigLoader().add_file(paths[1]).load().model
+    return runtime, load_signer(peer, standalone=False, base_dir=str(paths[1].parent))
+
+
+def claim_other_genesis(runtime: NodeRuntime, signer: Signer) -> None:
+    status = Status(runtime.params.cluster_name, signer.node_id, 0, 0, 0, WRONG_GENESIS)
+    runtime.driver.receive(encode_message(sign_message(signer, status)))
+
+
+def peer_reputation(runtime: NodeRuntime, peer: str) -> float | None:
+    return runtime.metrics.registry.get_sample_value(
+        "butterfly_config_peer_reputation", {"peer": peer})
+
+
+def test_reset_lifts_the_isolation_and_the_member_is_heard_again(tmp_path: Path) -> None:
+    async def body() -> None:
+        runtime, node_1 = build(tmp_path)
+        try:
+            for _ in range(4):
+                claim_other_genesis(runtime, node_1)
+            assert runtime.replica.member_state("node-1") == "isolated"
+            assert runtime.cluster_status()["nodes"][1]["state"] == "isolated"
+            claim_other_genesis(runtime, node_1)  # ignored while isolated
+            assert runtime.replica.reputation("node-1") == 0.0
+
+            answer = runtime.manager.reset_reputation("node-1", identity=Identity("erin"))
+
+            assert answer == {"node_id": "node-0", "member": "node-1", "reputation": 100.0,
+                              "state": "trusted", "previous_reputation": 0.0,
+                              "previous_state": "isolated"}
+            assert runtime.replica.member_state("node-1") == "trusted"
+            assert runtime.cluster_status()["nodes"][1]["reputation_state"] == "trusted"
+            assert peer_reputation(runtime, "node-1") == 100.0
+            assert runtime.store.load_reputation()["node-1"] == 100.0
+            stored = runtime.store.load_consensus_state()
+            assert stored is not None and ("node-1", 100.0) in decode_hard_state(stored).reputation
+            newest = runtime.store.list_audit(1)[0]
+            assert (newest.actor, newest.action, newest.outcome) == (
+                "erin", "reputation-reset", "reset")
+            assert newest.detail["member"] == "node-1"
+            # its messages count again: the next false claim costs it again
+            claim_other_genesis(runtime, node_1)
+            assert runtime.replica.reputation("node-1") == 75.0
+        finally:
+            runtime.manager.close()
+            runtime.store.close()
+
+    asyncio.run(body())
+
+
+def test_unknown_member_is_refused_and_audited(tmp_path: Path) -> None:
+    async def body() -> None:
+        runtime, _ = build(tmp_path)
+        try:
+            with pytest.raises(UpdateRefused) as refused:
+                runtime.manager.reset_reputation("node-9", identity=Identity("erin"))
+            assert refused.value.status == 404
+            assert "not a member" in refused.value.message
+            newest = runtime.store.list_audit(1)[0]
+            assert (newest.action, newest.outcome) == ("reputation-reset", "refused")
+        finally:
+            runtime.manager.close()
+            runtime.store.close()
+
+    asyncio.run(body())
