@@ -227,7 +227,9 @@ def history(args: argparse.Namespace) -> int:
     rows = [[str(e.get("revision", e.get("seq", "-"))), _when(e), str(e.get("action") or "-"),
              str(e.get("initiator") or e.get("proposer") or "-"),
              _abbreviated(_changed_paths(e)), _short(e.get("cluster_hash"))] for e in entries]
-    print(_table(["REVISION", "TIME (UTC)", "ACTION", "INITIATOR", "CHANGED", "HASH"], rows))
+    # local changes are numbered per node, not cluster revisions
+    first = "CHANGE" if args.local else "REVISION"
+    print(_table([first, "TIME (UTC)", "ACTION", "INITIATOR", "CHANGED", "HASH"], rows))
     return 0
 
 

@@ -649,13 +649,16 @@ class NodeRuntime:
 
     async def run(self, stop: asyncio.Event) -> int:
         from butterfly_config.node.api.app import create_app
+        from butterfly_config.node.api.live_settings import ApiSettingsFollower
         from butterfly_config.node.api.settings import api_settings_from_config
 
         model = self.base.model
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
-        settings = api_settings_from_config(model, base_dir=base_dir)
+        # the committed configuration: earlier revisions may have changed access settings
+        settings = api_settings_from_config(self.manager.config.model, base_dir=base_dir)
         api_ssl, peer_ssl, _ = tls_contexts(model, base_dir)
         api_app = create_app(self.manager, settings, self.metrics)
+        self.manager.subscribers.add(ApiSettingsFollower(api_app.state.gate, base_dir))
         peer_app = self.transport.asgi_app([Route(GENESIS_PATH, self._genesis_endpoint)])
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
         api_sock = bind_socket(str(model.network.api_addr), "API")
