@@ -65,8 +65,15 @@ def _dig(tree: Any, path: str) -> tuple[bool, Any]:
 def cluster_values(document: bytes) -> dict[str, Any]:
     """{cluster leaf path: value} of a document; options it leaves out are unset/default.
 
+    A fresh dict each call (callers add their own values to it); the reading is
+    cached, since a commit asks for the same few documents several times.
     Raises ValueError for bytes that are not a JSON table.
     """
+    return dict(_cluster_values(document))
+
+
+@lru_cache(maxsize=16)
+def _cluster_values(document: bytes) -> dict[str, Any]:
     tree = orjson.loads(document)
     if not isinstance(tree, dict):
         raise ValueError("a cluster document must be a JSON object")

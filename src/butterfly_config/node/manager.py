@@ -15,6 +15,7 @@ refuses a proposal while another is being agreed anywhere in the cluster.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -56,13 +57,16 @@ def action_of(request_id: str) -> Action:
 
 def changed_leaves(old_document: bytes | None, new_document: bytes) -> list[Change]:
     """The cluster options that differ between two cluster documents."""
-    new = documents.cluster_values(new_document)
-    old = documents.cluster_values(old_document) if old_document is not None else {}
-    return [
-        Change(path, _plain(old.get(path)), _plain(value))
-        for path, value in new.items()
-        if _plain(old.get(path)) != _plain(value)
-    ]
+    new = _plain_values(new_document)
+    old = _plain_values(old_document) if old_document is not None else {}
+    return [Change(path, old.get(path), value)
+            for path, value in new.items() if old.get(path) != value]
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_values(document: bytes) -> dict[str, Any]:
+    """A document's cluster values as plain JSON values (read-only: shared by callers)."""
+    return {path: _plain(value) for path, value in documents.cluster_values(document).items()}
 
 
 def _plain(value: Any) -> Any:
