@@ -65,6 +65,9 @@ class ConsensusDriver:
 
     def __post_init__(self) -> None:
         self._pending: dict[str, asyncio.Future[Outcome]] = {}
+        # the hard state last made durable: an unchanged one is not written again
+        # (each write is an fsync'd transaction on the path of the next message)
+        self._durable: HardState | None = None
 
     # -- inputs ---------------------------------------------------------------
     def receive(self, data: bytes) -> None:
@@ -108,9 +111,14 @@ class ConsensusDriver:
 
     def _carry_out(self, ready: Ready) -> None:
         self.stats.batches += 1
-        if ready.committed or ready.hard_state is not None:
-            self.persist(ready.committed, ready.hard_state)
+        state = ready.hard_state
+        if state is not None and state == self._durable:
+            state = None
+        if ready.committed or state is not None:
+            self.persist(ready.committed, state)
             self.stats.persisted_revisions += len(ready.committed)
+            if state is not None:
+                self._durable = state
         for outbound in ready.messages:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("send %s to %s", type(outbound.message).__name__, outbound.to)
