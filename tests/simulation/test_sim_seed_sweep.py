@@ -10,6 +10,8 @@ regression_seeds.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from butterfly_config.consensus.sim.byzantine import STRATEGY_NAMES
@@ -49,4 +51,22 @@ def test_seeds_keep_safety_and_liveness(nodes: int, byzantine: str) -> None:
         f"liveness failures in seeds {summary.liveness_seeds}\n{report}"
     )
     assert summary.runs == count
+    assert summary.commits > 0
+
+
+@pytest.mark.parametrize("byzantine", ["none", "all", "equivocate", "twins"])
+@pytest.mark.parametrize("nodes", [4, 7])
+def test_a_wrong_failure_detector_never_breaks_safety(nodes: int, byzantine: str) -> None:
+    """The node tells coordinators which members look down; that advice may be wrong."""
+    if byzantine not in BEHAVIOURS:
+        pytest.fail(f"unknown strategy {byzantine}; known: {BEHAVIOURS}")
+    count = 30 if nodes == 4 else 15
+    start = 50_000 + 1000 * nodes
+    params = replace(ci_params(nodes, byzantine), erratic_detector=True)
+    summary = run_seeds(params, range(start, start + count))
+    report = "\n\n".join(r.describe() for r in summary.failures[:2])
+    assert summary.ok, (
+        f"n={nodes} byzantine={byzantine} erratic detector: violations in seeds "
+        f"{summary.violation_seeds}, liveness failures in seeds {summary.liveness_seeds}\n{report}"
+    )
     assert summary.commits > 0

@@ -89,6 +89,10 @@ class SimParams:
     replica_class: type[Replica] = Replica
     protocol: str = "optimistic_pbft"
     vetoes: bool = True
+    erratic_detector: bool = False
+    """Every tick, an honest replica may be told a random set of members is down
+    (`Replica.set_unresponsive`): the detector is only advice, so a wrong one
+    must never break safety. Drawn from its own random stream."""
     """Some seeds give one honest member a subscriber that vetoes a quarter of changes."""
     """"optimistic_pbft" (fast path when all n agree) or "standard_pbft" (always commit round)."""
     """Tests swap in a deliberately broken subclass to prove the checker can fail."""
@@ -179,6 +183,7 @@ class Simulation:
         self._probes = 0
         self.sent_by_type: Counter[str] = Counter()
         self._probe_committed = not params.probe
+        self._detector_rng = random.Random(seed ^ 0x0DE7EC7)
 
     # -- set-up ----------------------------------------------------------------
     def _choose_byzantine(self) -> dict[str, str]:
@@ -357,6 +362,11 @@ class Simulation:
         now = self.queue.now_ms
         replica = inst.replica
         if replica is not None:
+            if (self.params.erratic_detector and inst.honest
+                    and self._detector_rng.random() < 0.2):
+                members = self.world.members
+                down = {m for m in members if self._detector_rng.random() < 0.3}
+                self._guard(inst, lambda: replica.set_unresponsive(down), "set_unresponsive")
             self._guard(inst, lambda: replica.tick(now), "tick")
             strategy = self.strategies.get(name)
             if strategy is not None:
