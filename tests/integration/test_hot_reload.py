@@ -106,6 +106,12 @@ def test_rename_save_of_a_dynamic_consensus_option_commits_cluster_wide(
         "network.compression.level", "scheduling.policy"]
 
 
+def entry_of(cluster: LocalCluster, asked: int) -> dict[str, Any]:
+    """The edited node's entry in the cluster status of node `asked`."""
+    nodes = cluster.client(asked).status()["nodes"]
+    return next(n for n in nodes if n["node_id"] == cluster.node(EDITED).node_id)
+
+
 def test_static_change_is_reported_in_cluster_status_and_not_applied(
     cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,6 +124,11 @@ def test_static_change_is_reported_in_cluster_status_and_not_applied(
     cluster.wait_for("restart required in cluster status",
                      lambda: me(cluster)["restart_required"] == ["metadata.config_version",
                                                                  "network.api_addr"],
+                     timeout=10.0)
+    # Every node's status shows it: the edited node announces it in its heartbeats.
+    cluster.wait_for("the other nodes to show the edited node's restart-required options",
+                     lambda: all(entry_of(cluster, other)["restart_required"] == [
+                         "metadata.config_version", "network.api_addr"] for other in (0, 2)),
                      timeout=10.0)
     # Not applied: the node still serves on its address, nothing was proposed.
     assert value_on(cluster, EDITED, "network.api_addr") == original

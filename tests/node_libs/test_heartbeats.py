@@ -168,3 +168,14 @@ def test_pace_stays_within_bounds_and_follows_live_settings() -> None:
     pace.configure(PaceSettings(interval_ms=250, adaptive=False, min_interval_ms=50,
                                 max_interval_ms=200))
     assert pace.observe(0) == 200
+
+
+def test_a_heartbeat_announcing_too_many_or_odd_paths_is_refused() -> None:
+    from butterfly_config.consensus.encoding import encode
+    from butterfly_config.node.heartbeats import HEARTBEAT_DOMAIN, MAX_ANNOUNCED_PATHS
+
+    for paths in (tuple(f"p{i}" for i in range(MAX_ANNOUNCED_PATHS + 1)), (1, 2)):
+        body = encode((encode((HEARTBEAT_DOMAIN, "prod", "n1", 1, 3, "h", 0, 100, paths)),
+                       b"sig"))
+        with pytest.raises(HeartbeatRefused, match="wrong fields"):
+            decode_heartbeat(body)

@@ -37,6 +37,7 @@ class FakeNode:
     catch_ups: int = 0
     sent: list[bytes] = field(default_factory=list)
     audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    restart_required: list[str] = field(default_factory=list)
 
     def suspect(self) -> None:
         """As the replica does: move to the next view, not established until it forms."""
@@ -55,6 +56,7 @@ class FakeNode:
             broadcast=self.sent.append,
             audit=lambda action, outcome, detail: self.audits.append((action, outcome, detail)),
             metrics=metrics,
+            restart_required=lambda: self.restart_required,
         )
 
 
@@ -337,3 +339,16 @@ def test_sent_heartbeats_are_signed_and_carry_the_head() -> None:
     second = receiver.receive("n0", node.sent[1])
     assert (first.revision, first.cluster_hash, first.view) == (4, HASHES[4], 2)
     assert second.seq == first.seq + 1 and first.seq >> 32 == 1
+
+
+def test_restart_required_paths_travel_in_heartbeats() -> None:
+    node, clock = FakeNode(restart_required=["network.listen_addr", "node.data_dir"]), Clock()
+    service(node, clock).send()
+    receiver = service(FakeNode(), Clock())
+    receiver.node_id = "n1"
+    receiver.__post_init__()
+    beat = receiver.receive("n0", node.sent[0])
+    assert beat.restart_required == ("network.listen_addr", "node.data_dir")
+    assert receiver.peer_status("n0")["restart_required"] == [
+        "network.listen_addr", "node.data_dir"]
+    assert receiver.peer_status("n2")["restart_required"] == []  # never heard

@@ -2,7 +2,9 @@
 
 A heartbeat says "I am alive, this is my committed head": cluster name,
 sender, a per-sender increasing sequence number, the sender's committed
-revision and cluster_hash, its view and the interval at which it sends. It is
+revision and cluster_hash, its view, the interval at which it sends, and the
+options its edited files change that need a restart (so `cluster status` on
+any node shows every node's). It is
 signed with the member's consensus signing key over the canonical encoding of
 those fields (`consensus.encoding`), so the claims in it can be used as
 evidence, and nobody but the member can make the others believe it is alive.
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 from butterfly_config.consensus.crypto import KeyRing, Signer
 from butterfly_config.consensus.encoding import DecodeError, decode, encode
 
-HEARTBEAT_DOMAIN = "butterfly-config/heartbeat/v1"
+HEARTBEAT_DOMAIN = "butterfly-config/heartbeat/v2"
 SEQ_COUNTER_BITS = 32
-MAX_HEARTBEAT_BYTES = 4096
+MAX_HEARTBEAT_BYTES = 16384
+MAX_ANNOUNCED_PATHS = 64
 
 
 class HeartbeatRefused(ValueError):
@@ -41,10 +44,12 @@ class Heartbeat:
     cluster_hash: str
     view: int
     interval_ms: int
+    restart_required: tuple[str, ...] = ()
 
     def signing_bytes(self) -> bytes:
         return encode((HEARTBEAT_DOMAIN, self.cluster, self.sender, self.seq, self.revision,
-                       self.cluster_hash, self.view, self.interval_ms))
+                       self.cluster_hash, self.view, self.interval_ms,
+                       self.restart_required[:MAX_ANNOUNCED_PATHS]))
 
 
 def encode_heartbeat(heartbeat: Heartbeat, signer: Signer) -> bytes:
@@ -67,9 +72,11 @@ def decode_heartbeat(data: bytes) -> tuple[Heartbeat, bytes, bytes]:
         fields = decode(signed, tuple)
     except DecodeError as exc:
         raise HeartbeatRefused(f"malformed heartbeat ({exc})") from exc
-    kinds = (str, str, str, int, int, str, int, int)
+    kinds = (str, str, str, int, int, str, int, int, tuple)
     if len(fields) != len(kinds) or not all(
         isinstance(v, k) and not isinstance(v, bool) for v, k in zip(fields, kinds, strict=False)
+    ) or len(fields[-1]) > MAX_ANNOUNCED_PATHS or not all(
+        isinstance(p, str) for p in fields[-1]
     ):
         raise HeartbeatRefused("malformed heartbeat (wrong fields)")
     if fields[0] != HEARTBEAT_DOMAIN:

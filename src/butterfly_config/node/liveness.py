@@ -35,6 +35,7 @@ from butterfly_config.consensus.params import Member
 from butterfly_config.node.divergence import DivergenceMonitor
 from butterfly_config.node.failure_detector import DetectorSettings, PhiAccrualDetector
 from butterfly_config.node.heartbeats import (
+    MAX_ANNOUNCED_PATHS,
     Heartbeat,
     HeartbeatPace,
     HeartbeatVerifier,
@@ -98,6 +99,8 @@ class LivenessHooks:
     broadcast: Callable[[bytes], None]
     audit: Callable[[str, str, dict[str, Any]], None]
     metrics: Any = None
+    restart_required: Callable[[], Sequence[str]] = tuple
+    """The option paths this node's edited files change that need a restart."""
     mark_unresponsive: Callable[[frozenset[str]], None] | None = None
     """Told the peers currently held failed, so a coordinator stops waiting for them."""
 
@@ -110,6 +113,7 @@ class PeerInfo:
     cluster_hash: str = ""
     view: int = -1
     interval_ms: int = 0
+    restart_required: tuple[str, ...] = ()
     last_seen: float = 0.0
     heartbeats: int = 0
 
@@ -173,7 +177,8 @@ class LivenessService:
     def heartbeat_bytes(self) -> bytes:
         revision, cluster_hash, view = self.hooks.head()
         heartbeat = Heartbeat(self.cluster, self.node_id, self.sequence.next(), revision,
-                              cluster_hash, view, self.pace.interval_ms)
+                              cluster_hash, view, self.pace.interval_ms,
+                              tuple(sorted(self.hooks.restart_required()))[:MAX_ANNOUNCED_PATHS])
         return encode_heartbeat(heartbeat, self.signer)
 
     def send(self) -> None:
@@ -198,6 +203,7 @@ class LivenessService:
         info = self.peers.setdefault(sender, PeerInfo())
         info.revision, info.cluster_hash = heartbeat.revision, heartbeat.cluster_hash
         info.view, info.interval_ms = heartbeat.view, heartbeat.interval_ms
+        info.restart_required = heartbeat.restart_required
         info.last_seen = self.wall()
         info.heartbeats += 1
         head_revision = self.hooks.head()[0]
@@ -317,6 +323,7 @@ class LivenessService:
             "view": info.view if info else None,
             "heartbeat_interval_ms": info.interval_ms if info else None,
             "last_heartbeat_ms_ago": int(silence) if info and silence is not None else None,
+            "restart_required": list(info.restart_required) if info else [],
             "divergence": found.as_dict() if found else None,
         }
 

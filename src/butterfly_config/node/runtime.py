@@ -518,6 +518,7 @@ class NodeRuntime:
                 "liveness", action, outcome, detail),
             metrics=self.metrics,
             mark_unresponsive=self._mark_unresponsive,
+            restart_required=self.manager.restart_required_paths,
         )
 
     def _mark_unresponsive(self, members: frozenset[str]) -> None:
@@ -563,8 +564,9 @@ class NodeRuntime:
                 "reputation": self.replica.reputation(member.node_id),
                 "reputation_state": member_state,
                 "isolated": member_state == "isolated",
-                "restart_required": self.manager.restart_required_paths()
-                if member.node_id == self.node_id else [],
+                # peers announce theirs in their heartbeats (in `live`)
+                "restart_required": live.pop("restart_required", [])
+                if member.node_id != self.node_id else self.manager.restart_required_paths(),
                 "reload_error": self.manager.reload_status.last_error
                 if member.node_id == self.node_id else "",
             })
