@@ -577,12 +577,29 @@ class ConfigManager:
                 break
         return self._revision
 
-    async def sync(self) -> dict[str, Any]:
+    async def sync(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Fetch missing revisions from the peers now; returns once caught up.
+
+        "Caught up" means the highest revision any peer announced in its last
+        heartbeat; with nobody ahead it returns at once, otherwise it waits
+        (at most `timeout`) for the fetched revisions to be verified and applied.
+        """
         before = self._revision
         self.sync_trigger()
-        await self.wait_for_revision(before, 2.0)
+        target = max([before, *self._announced_revisions()])
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._revision < target:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await self.wait_for_revision(self._revision, remaining)
         return {"revision_before": before, "revision": self._revision,
                 "cluster_hash": self.cluster_hash}
+
+    def _announced_revisions(self) -> list[int]:
+        nodes = self.status_provider().get("nodes") or []
+        return [int(n["revision"]) for n in nodes
+                if isinstance(n, dict) and isinstance(n.get("revision"), int)]
 
     def reset_reputation(self, member: str, *, identity: Identity) -> dict[str, Any]:
         """Lift this node's isolation of `member` (operator action, this node only).
