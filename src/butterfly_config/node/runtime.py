@@ -660,7 +660,8 @@ class NodeRuntime:
         settings = api_settings_from_config(self.manager.config.model, base_dir=base_dir)
         api_ssl, peer_ssl, _ = tls_contexts(model, base_dir)
         api_app = create_app(self.manager, settings, self.metrics)
-        self.manager.subscribers.add(ApiSettingsFollower(api_app.state.gate, base_dir))
+        self.manager.subscribers.add(
+            ApiSettingsFollower(api_app.state.gate, base_dir, self.manager.config))
         peer_app = self.transport.asgi_app([Route(GENESIS_PATH, self._genesis_endpoint)])
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
         api_sock = bind_socket(str(model.network.api_addr), "API")

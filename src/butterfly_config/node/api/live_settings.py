@@ -30,14 +30,18 @@ class ApiSettingsFollower(ConfigSubscriber):
 
     name = "api-access"
 
-    def __init__(self, gate: AccessGate, base_dir: str | os.PathLike[str] | None) -> None:
+    def __init__(self, gate: AccessGate, base_dir: str | os.PathLike[str] | None,
+                 current: ButterflyConfig) -> None:
         self._gate = gate
         self._base_dir = base_dir
+        self._in_force = _security_of(current)
 
     def _settings(self, config: ButterflyConfig) -> ApiSettings:
         return api_settings_from_config(config.model, base_dir=self._base_dir)
 
     def before_config_change(self, proposed: ButterflyConfig) -> str | None:
+        if _security_of(proposed) == self._in_force:
+            return None  # most changes leave access alone: no files to read again
         try:
             self._settings(proposed)
         except (ButterflyError, OSError, ValueError) as exc:
@@ -46,8 +50,9 @@ class ApiSettingsFollower(ConfigSubscriber):
         return None
 
     def on_config_changed(self, old: ButterflyConfig, new: ButterflyConfig) -> None:
-        if _security_of(old) == _security_of(new):
+        if _security_of(new) == self._in_force:
             return
+        self._in_force = _security_of(new)
         try:
             self._gate.reconfigure(self._settings(new))
         except (ButterflyError, OSError, ValueError) as exc:
