@@ -17,6 +17,16 @@ RAW_KEY_LENGTHS = (32, 33, 65)  # ed25519, compressed and uncompressed P-256 poi
 DER_SEQUENCE = 0x30
 
 
+def shaped_like_path(value: str) -> bool:
+    """A path by its shape (prefix or key-file suffix) that is not base64 key bytes.
+
+    Other values may still name a file, but only once reading them as base64 fails.
+    """
+    text = value.strip()
+    return text.endswith(PATH_SUFFIXES) or (
+        text.startswith(PATH_PREFIXES) and public_key_is_path(text))
+
+
 def public_key_is_path(value: str) -> bool:
     """Whether `value` names a PEM file rather than holding base64 key bytes."""
     text = value.strip()

@@ -84,3 +84,18 @@ def test_non_pem_private_key_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not an unencrypted PEM private key") as info:
         load_private_key(bad)
     assert info.value.errors[0].file == str(bad)
+
+
+def test_a_base64_key_starting_with_a_slash_is_a_key_not_a_path() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    while True:  # one raw key in 64 encodes with a leading "/"
+        raw = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        text = base64.b64encode(raw).decode()
+        if text.startswith("/"):
+            break
+    key = load_verify_key(text, option="cluster.members[0].public_key")
+    assert isinstance(key, ed25519.Ed25519PublicKey)
+    assert key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == raw

@@ -178,7 +178,7 @@ class LivenessService:
         revision, cluster_hash, view = self.hooks.head()
         heartbeat = Heartbeat(self.cluster, self.node_id, self.sequence.next(), revision,
                               cluster_hash, view, self.pace.interval_ms,
-                              tuple(sorted(self.hooks.restart_required()))[:MAX_ANNOUNCED_PATHS])
+                              tuple(self.hooks.restart_required())[:MAX_ANNOUNCED_PATHS])
         return encode_heartbeat(heartbeat, self.signer)
 
     def send(self) -> None:

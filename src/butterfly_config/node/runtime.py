@@ -310,6 +310,7 @@ class NodeRuntime:
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
         self._base_dir = base_dir
         self.signer = load_signer(model, self.standalone, base_dir)
+        self.tls = tls_contexts(model, base_dir)  # (API server, peer server, peer client)
         self.params = consensus_params(model, self.signer, base_dir)
         self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
                                self.params.signing_algorithm)
@@ -339,7 +340,7 @@ class NodeRuntime:
             on_receive=lambda data: self.driver.receive(data),
             on_heartbeat=lambda sender, body: self.liveness.on_heartbeat(sender, body),
             retry=self._retry_policy(model),
-            client_ssl=tls_contexts(model, base_dir)[2],
+            client_ssl=self.tls[2],
             test_hooks=self.test_hooks,
         )
         self.driver = ConsensusDriver(
@@ -545,7 +546,8 @@ class NodeRuntime:
                 live: dict[str, Any] = {
                     "revision": self.manager.revision, "cluster_hash": self.manager.cluster_hash,
                     "phi": 0.0, "detector": "alive", "view": self.replica.view,
-                    "divergence": None}
+                    "divergence": None,
+                    "restart_required": self.manager.restart_required_paths()}
                 state = "ready" if self.manager.is_ready()[0] else "unreachable"
             else:
                 live = self.liveness.peer_status(member.node_id)
@@ -564,9 +566,6 @@ class NodeRuntime:
                 "reputation": self.replica.reputation(member.node_id),
                 "reputation_state": member_state,
                 "isolated": member_state == "isolated",
-                # peers announce theirs in their heartbeats (in `live`)
-                "restart_required": live.pop("restart_required", [])
-                if member.node_id != self.node_id else self.manager.restart_required_paths(),
                 "reload_error": self.manager.reload_status.last_error
                 if member.node_id == self.node_id else "",
             })
@@ -599,7 +598,7 @@ class NodeRuntime:
             return
         import httpx
 
-        client_ssl = tls_contexts(self.base.model, self._base_dir)[2]
+        client_ssl = self.tls[2]
         scheme = "https" if client_ssl is not None else "http"
         verify: ssl.SSLContext | bool = client_ssl if client_ssl is not None else False
         agree: set[str] = {self.node_id}
@@ -658,7 +657,7 @@ class NodeRuntime:
         base_dir = str(self.config_paths[0].parent) if self.config_paths else None
         # the committed configuration: earlier revisions may have changed access settings
         settings = api_settings_from_config(self.manager.config.model, base_dir=base_dir)
-        api_ssl, peer_ssl, _ = tls_contexts(model, base_dir)
+        api_ssl, peer_ssl, _ = self.tls
         api_app = create_app(self.manager, settings, self.metrics)
         self.manager.subscribers.add(
             ApiSettingsFollower(api_app.state.gate, base_dir, self.manager.config))

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
-from butterfly_config.key_text import PATH_PREFIXES, PATH_SUFFIXES, public_key_is_path
+from butterfly_config.key_text import shaped_like_path
 
 SigningAlgorithm = Literal["ed25519", "ecdsa_p256", "rsa_2048"]
 SIGNING_ALGORITHMS: tuple[str, ...] = get_args(SigningAlgorithm)
@@ -208,8 +208,7 @@ def load_verify_key(
     the configuration path for error messages.
     """
     text = value.strip()
-    if not ((public_key_is_path(text) and text.startswith(PATH_PREFIXES))
-            or text.endswith(PATH_SUFFIXES)):
+    if not shaped_like_path(text):
         try:
             return _verify_key_from_raw(base64.b64decode(text, validate=True))
         except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:
