@@ -14,36 +14,20 @@ saved by rename, as most editors do, once per edit:
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-import tomlkit
 
 from benchmarks.node_cluster import _free_base, percentile
 from benchmarks.report import Figure
+from butterfly_config.sources.toml_edit import save_by_rename
 
 NODES = 4
 EDITED = 1
 POLL_S = 0.002
 PAUSE_S = 0.05  # between edits, so two edits never share one debounce window
-
-
-def _save_by_rename(path: Path, dotted: str, value: Any) -> None:
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    *parents, leaf = dotted.split(".")
-    table: Any = document
-    for name in parents:
-        if name not in table:
-            table[name] = tomlkit.table()
-        table = table[name]
-    table[leaf] = value
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
-    os.replace(temporary, path)
 
 
 async def _local_edits(client: httpx.AsyncClient, url: str, path: Path,
@@ -59,7 +43,7 @@ async def _local_edits(client: httpx.AsyncClient, url: str, path: Path,
     for i in range(edits):
         before = await newest()
         saved = time.perf_counter()
-        _save_by_rename(path, "resources.rate_limits.max_requests_per_sec", 1000 + i)
+        save_by_rename(path, {"resources.rate_limits.max_requests_per_sec": 1000 + i})
         deadline = saved + 10.0
         while await newest() <= before:
             if time.perf_counter() > deadline:
@@ -87,7 +71,7 @@ async def _cluster_edits(client: httpx.AsyncClient, urls: list[str], path: Path,
         waits = [asyncio.create_task(applied(url, revision)) for url in urls]
         await asyncio.sleep(0.02)  # the long-polls are parked on every node
         saved = time.perf_counter()
-        _save_by_rename(path, "network.compression.level", 1 + (i % 2) * 8 + (i // 2) % 2)
+        save_by_rename(path, {"network.compression.level": 1 + (i % 2) * 8 + (i // 2) % 2})
         done = await asyncio.gather(*waits)
         samples.append((max(done) - saved) * 1000)
         revision += 1

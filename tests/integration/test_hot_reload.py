@@ -7,17 +7,15 @@ matter.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import tomlkit
-from integration_harness import LocalCluster, set_options
+from integration_harness import LocalCluster
 
 from butterfly_config.cli.main import main
+from butterfly_config.sources.toml_edit import save_by_rename, set_options
 
 EDITED = 1  # the node whose file is edited; node-0 coordinates view 0
 LOCAL_DEADLINE_S = 1.0  # the contract: a dynamic-local edit is live on its node within 1 s
@@ -25,11 +23,8 @@ LOCAL_DEADLINE_S = 1.0  # the contract: a dynamic-local edit is live on its node
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("hot-reload") / "cluster", 4)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path_factory.mktemp("hot-reload") / "cluster", 4) as local:
+        yield local
 
 
 def value_on(cluster: LocalCluster, index: int, dotted: str) -> Any:
@@ -37,22 +32,6 @@ def value_on(cluster: LocalCluster, index: int, dotted: str) -> Any:
     for name in dotted.split("."):
         document = document[name]
     return document
-
-
-def save_by_rename(path: Path, values: dict[str, Any]) -> None:
-    """What many editors do: write a temporary file beside the original, rename it over."""
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    for dotted, value in values.items():
-        *parents, leaf = dotted.split(".")
-        table: Any = document
-        for name in parents:
-            if name not in table:
-                table[name] = tomlkit.table()
-            table = table[name]
-        table[leaf] = value
-    temporary = path.with_name(f".{path.name}.swp")
-    temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def status_cli(cluster: LocalCluster, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_harness import LocalCluster, set_options
+from integration_harness import LocalCluster
 
 from butterfly_config.cli.main import main
+from butterfly_config.sources.toml_edit import set_options
 
 # two pieces of evidence isolate a member (100 -> 50 -> 0), so the set-up is quick
 OPTIONS = {"byzantine.reputation.critical_failure_penalty": 50.0}

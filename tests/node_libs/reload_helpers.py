@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.reload import HotReloader
@@ -41,18 +39,6 @@ def node_file(home: Path, extra: str = "") -> Path:
     return path
 
 
-def set_values(path: Path, values: dict[str, Any]) -> None:
-    """Set dotted options in a TOML file, keeping the rest (written in place)."""
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    for dotted, value in values.items():
-        *parents, leaf = dotted.split(".")
-        table: Any = document
-        for name in parents:
-            if name not in table:
-                table[name] = tomlkit.table()
-            table = table[name]
-        table[leaf] = value
-    path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
 @contextlib.contextmanager

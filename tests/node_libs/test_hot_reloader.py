@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from reload_helpers import Node, node_file, running_node, set_values, wait_until
+from reload_helpers import Node, node_file, running_node, wait_until
 
 from butterfly_config.node.service import Identity, PatchOperation
+from butterfly_config.sources.toml_edit import set_options
 
 ADMIN = Identity("admin")
 
@@ -43,7 +44,7 @@ def test_dynamic_local_edit_applies_at_once_as_a_file_value(tmp_path: Path) -> N
             await node.manager.patch(
                 [PatchOperation("set", "scheduling.queues.max_queue_depth", 5)], identity=ADMIN)
             assert node.manager.local_overrides == {"scheduling.queues.max_queue_depth": 5}
-            set_values(path, {"scheduling.queues.max_queue_depth": 250})
+            set_options(path, {"scheduling.queues.max_queue_depth": 250})
             outcome = await node.reloader.check()
             assert outcome is not None
             assert outcome.applied_local == ("scheduling.queues.max_queue_depth",)
@@ -67,10 +68,10 @@ def test_log_level_change_takes_effect_immediately(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with running_node(path) as node:
-            set_values(path, {"observability.logging.level": "debug"})
+            set_options(path, {"observability.logging.level": "debug"})
             await node.reloader.check()
             assert logging.getLogger("butterfly").level == logging.DEBUG
-            set_values(path, {"observability.logging.level": "error"})
+            set_options(path, {"observability.logging.level": "error"})
             await node.reloader.check()
             assert logging.getLogger("butterfly").level == logging.ERROR
 
@@ -82,7 +83,7 @@ def test_dynamic_consensus_edit_is_committed_attributed_to_the_file(tmp_path: Pa
 
     async def body() -> None:
         async with running_node(path) as node:
-            set_values(path, {"scheduling.policy": "round_robin",
+            set_options(path, {"scheduling.policy": "round_robin",
                               "network.compression.level": 7})
             outcome = await node.reloader.check()
             assert outcome is not None
@@ -101,7 +102,7 @@ def test_static_edit_is_reported_not_applied_until_reverted(tmp_path: Path) -> N
     async def body() -> None:
         async with running_node(path) as node:
             before = node.value("network.api_addr")
-            set_values(path, {"network.api_addr": "127.0.0.1:1",
+            set_options(path, {"network.api_addr": "127.0.0.1:1",
                               "observability.logging.sampling_rate": 0.5})
             outcome = await node.reloader.check()
             assert outcome is not None
@@ -110,7 +111,7 @@ def test_static_edit_is_reported_not_applied_until_reverted(tmp_path: Path) -> N
             assert node.value("observability.logging.sampling_rate") == 0.5  # the rest applies
             assert node.runtime.cluster_status()["nodes"][0]["restart_required"] == [
                 "network.api_addr"]
-            set_values(path, {"network.api_addr": before})
+            set_options(path, {"network.api_addr": before})
             await node.reloader.check()
             assert node.manager.restart_required_paths() == []
 
@@ -145,7 +146,7 @@ def test_broken_save_changes_nothing_is_reported_once_then_the_fix_applies(
             assert node.manager.config is before
             assert len(reload_errors(caplog)) == 2
             path.write_text(good)
-            set_values(path, {"scheduling.policy": "round_robin"})
+            set_options(path, {"scheduling.policy": "round_robin"})
             outcome = await node.reloader.check()
             assert outcome is not None and outcome.committed == ("scheduling.policy",)
             assert node.manager.reload_status.last_error == ""
@@ -165,13 +166,13 @@ def test_a_file_behind_the_cluster_does_not_undo_committed_changes(
                 [PatchOperation("set", "byzantine.failure_detection.phi_failed_threshold", 9.0),
                  PatchOperation("set", "scheduling.policy", "least_loaded")], identity=ADMIN)
             assert node.manager.revision == 1
-            set_values(path, {"resources.rate_limits.max_tokens_per_sec": 250})
+            set_options(path, {"resources.rate_limits.max_tokens_per_sec": 250})
             await node.reloader.check()
             assert node.value("scheduling.policy") == "least_loaded"
             assert node.manager.revision == 1
             # A valid file whose change does not fit the committed configuration is refused
             # (suspect 10 > committed failed 9), logged once, and not tried again.
-            set_values(path, {"byzantine.failure_detection.phi_suspect_threshold": 10.0})
+            set_options(path, {"byzantine.failure_detection.phi_suspect_threshold": 10.0})
             outcome = await node.reloader.check()
             assert outcome is not None and outcome.refused
             assert node.manager.revision == 1
@@ -204,7 +205,7 @@ def test_an_empty_included_file_is_fine(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with running_node(path) as node:
-            set_values(path, {"resources.rate_limits.max_tokens_per_sec": 500})
+            set_options(path, {"resources.rate_limits.max_tokens_per_sec": 500})
             outcome = await node.reloader.check()
             assert outcome is not None and not outcome.error
             assert node.value("resources.rate_limits.max_tokens_per_sec") == 500
@@ -310,9 +311,9 @@ def test_a_node_restarted_with_the_edited_file_runs_the_same_values(tmp_path: Pa
 
     async def body() -> None:
         async with running_node(path) as node:
-            set_values(path, {"resources.rate_limits.max_requests_per_sec": 321})
+            set_options(path, {"resources.rate_limits.max_requests_per_sec": 321})
             await node.reloader.check()
-        set_values(path, {"resources.rate_limits.max_requests_per_sec": 123})  # while stopped
+        set_options(path, {"resources.rate_limits.max_requests_per_sec": 123})  # while stopped
         async with running_node(path) as node:
             assert node.value("resources.rate_limits.max_requests_per_sec") == 123
 

@@ -11,11 +11,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from reload_helpers import node_file, running_node, set_values
+from reload_helpers import node_file, running_node
 
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.node.service import Identity, PatchOperation, UpdateRefused
 from butterfly_config.node.subscribers import ConfigSubscriber
+from butterfly_config.sources.toml_edit import set_options
 
 ADMIN = Identity("admin")
 DEPTH = "scheduling.queues.max_queue_depth"
@@ -64,12 +65,12 @@ def test_file_local_change_is_vetoed_or_notified(tmp_path: Path) -> None:
         async with running_node(path) as node:
             queue = Queue(queued=10)
             node.manager.subscribers.add(queue)
-            set_values(path, {DEPTH: 3})
+            set_options(path, {DEPTH: 3})
             outcome = await node.reloader.check()
             assert outcome is not None and outcome.applied_local == ()
             assert outcome.refused is not None and "depth 3 too small" in outcome.refused
             assert node.value(DEPTH) == 100 and queue.seen == []
-            set_values(path, {DEPTH: 30})
+            set_options(path, {DEPTH: 30})
             outcome = await node.reloader.check()
             assert outcome is not None and outcome.applied_local == (DEPTH,)
             assert node.value(DEPTH) == 30 and queue.seen == [(100, 30)]
