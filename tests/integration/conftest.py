@@ -18,8 +18,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """A started 4-node cluster without TLS."""
-    local = LocalCluster(tmp_path / "cluster", 4)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path / "cluster", 4) as local:
+        yield local

@@ -19,18 +19,24 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import tomlkit
 
-from butterfly_config.cli.dev_cmd import DevLayout, DevNode, create_cluster_files
+from butterfly_config.cli.dev_cmd import (
+    DevLayout,
+    DevNode,
+    create_cluster_files,
+    layout_for_ports,
+)
 from butterfly_config.client import ButterflyClient
 from butterfly_config.consensus.encoding import decode
 from butterfly_config.consensus.messages import CommitCertificate, Decided, Entry
+from butterfly_config.node.transport import PARTITION_PATH
+from butterfly_config.sources.toml_edit import set_options
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
@@ -53,18 +59,8 @@ def free_ports(count: int) -> list[int]:
 
 def plan_free_layout(root: Path, nodes: int, *, tls: bool = False) -> DevLayout:
     ports = free_ports(3 * nodes)
-    members = tuple(
-        DevNode(
-            index=i,
-            node_id=f"node-{i}",
-            peer_addr=f"{LOOPBACK}:{ports[3 * i]}",
-            api_addr=f"{LOOPBACK}:{ports[3 * i + 1]}",
-            metrics_addr=f"{LOOPBACK}:{ports[3 * i + 2]}",
-            home=root / f"node-{i}",
-        )
-        for i in range(nodes)
-    )
-    return DevLayout(root=root.resolve(), nodes=members, tls=tls)
+    return layout_for_ports(root, list(zip(ports[0::3], ports[1::3], ports[2::3],
+                                           strict=True)), tls)
 
 
 @dataclass
@@ -157,8 +153,25 @@ class LocalCluster:
         self.stop_node(index)
         self.start_node(index)
 
+    def heal(self, timeout: float = 30.0) -> tuple[int, str]:
+        """Undo what a test did: resume paused nodes, start stopped ones, lift the
+        test-hook partitions; then wait until every node agrees."""
+        for index in range(self.size):
+            if index in self.paused:
+                self.resume(index)
+            if index not in self.running():
+                self.start_node(index)
+        with self.http() as http:
+            for index in range(self.size):
+                http.post(self.peer_url(index) + PARTITION_PATH, json={"blocked": []})
+        return self.wait_converged(timeout=timeout)
+
     def __enter__(self) -> LocalCluster:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a node that failed to start must not leave the others running
+            raise
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
@@ -289,26 +302,3 @@ class LocalCluster:
             return None
         return self.wait_for(f"nodes {indices or self.running()} to converge (>= {at_least})",
                              probe, timeout)
-
-
-def set_options(path: Path, values: dict[str, Any]) -> None:
-    """Set dotted options in a node file, keeping its comments and layout (tomlkit)."""
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    for dotted, value in values.items():
-        *parents, leaf = dotted.split(".")
-        table: Any = document
-        for name in parents:
-            if name not in table:
-                table[name] = tomlkit.table()
-            table = table[name]
-        table[leaf] = value
-    path.write_text(tomlkit.dumps(document), encoding="utf-8")
-
-
-@contextlib.contextmanager
-def running_cluster(root: Path, size: int = 4, **kwargs: Any) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(root, size, **kwargs)
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()

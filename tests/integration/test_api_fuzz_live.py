@@ -11,7 +11,6 @@ The node under test is not the coordinator, so updates take the forwarding path.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from integration_harness import LocalCluster
 
+from toml_strategies import toml_documents
+
 NODE = 1
 UPDATE_PATHS = ("/api/v1/config", "/api/v1/config/rollback/{version}", "/api/v1/config/sync")
 
@@ -29,12 +30,9 @@ UPDATE_PATHS = ("/api/v1/config", "/api/v1/config/rollback/{version}", "/api/v1/
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     # Invalid credentials are part of the input: keep the address from being locked out.
-    local = LocalCluster(tmp_path_factory.mktemp("fuzz") / "cluster", 4,
-                         options={"security.api.max_failed_auth_attempts": 1_000_000})
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path_factory.mktemp("fuzz") / "cluster", 4,
+                      options={"security.api.max_failed_auth_attempts": 1_000_000}) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")
@@ -80,22 +78,11 @@ _valid_sets = st.one_of(
 _patch_bodies = st.fixed_dictionaries({"operations": _any_operations | _valid_sets})
 
 
-def _toml_scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return '"' + re.sub(r'["\\\x00-\x1f\x7f]', "", str(value)) + '"'
-
-
-_toml_documents = st.dictionaries(
-    st.sampled_from(["scheduling", "network", "byzantine", "partition", "nope"]),
-    st.dictionaries(st.sampled_from(["policy", "f_value", "strategy", "listen_addr", "level"]),
-                    st.integers(-5, 30) | st.text(max_size=8) | st.booleans(), max_size=3),
-    max_size=3,
-).map(lambda doc: "\n".join(
-    f"[{section}]\n" + "\n".join(f"{k} = {_toml_scalar(v)}" for k, v in table.items())
-    for section, table in doc.items()))
+_toml_documents = toml_documents(
+    ["scheduling", "network", "byzantine", "partition", "nope"],
+    ["policy", "f_value", "strategy", "listen_addr", "level"],
+    st.integers(-5, 30) | st.text(max_size=8) | st.booleans(),
+)
 
 
 def _json(value: Any) -> bytes:

@@ -114,11 +114,8 @@ class Chaos:
 
 @pytest.fixture
 def chaos_cluster(tmp_path: Any) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path / "cluster", 4, options=OPTIONS)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path / "cluster", 4, options=OPTIONS) as local:
+        yield local
 
 
 def test_chaos_keeps_every_node_on_one_history(chaos_cluster: LocalCluster) -> None:

@@ -23,14 +23,11 @@ VETOED = ("scheduling.policy", "custom")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(
+    with LocalCluster(
         tmp_path_factory.mktemp("update") / "cluster", 4,
         node_env={VETOING_NODE: {"BUTTERFLY_TEST_VETO": "=".join(VETOED)}},
-    )
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    ) as local:
+        yield local
 
 
 def documents(cluster: LocalCluster) -> list[tuple[dict[str, Any], int, str]]:

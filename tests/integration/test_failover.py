@@ -41,22 +41,16 @@ SLACK_S = 4.0  # scheduling on a loaded 2-core machine
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("failover") / "cluster", 4, options=STARTING)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    root = tmp_path_factory.mktemp("failover") / "cluster"
+    with LocalCluster(root, 4, options=STARTING) as local:
+        yield local
 
 
 @pytest.fixture(autouse=True)
 def all_nodes_up(cluster: LocalCluster) -> Iterator[None]:
+    """Each test starts and ends with every node running and converged."""
     yield
-    with cluster.http() as http:
-        for index in range(cluster.size):
-            if index in cluster.paused:
-                cluster.resume(index)
-            http.post(cluster.peer_url(index) + PARTITION_PATH, json={"blocked": []})
-    cluster.wait_converged(timeout=30)
+    cluster.heal()
 
 
 def status(cluster: LocalCluster, index: int) -> dict[str, Any]:

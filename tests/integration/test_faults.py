@@ -39,23 +39,15 @@ INSIDE_THE_ROUND_S = 0.3  # well inside the 1 s prepare timeout
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("faults") / "cluster", 4, options=TIMEOUTS)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path_factory.mktemp("faults") / "cluster", 4, options=TIMEOUTS) as local:
+        yield local
 
 
 @pytest.fixture(autouse=True)
 def all_nodes_up(cluster: LocalCluster) -> Iterator[None]:
     """Each test starts and ends with every node running and converged."""
     yield
-    for index in range(cluster.size):
-        if index in cluster.paused:
-            cluster.resume(index)
-        if index not in cluster.running():
-            cluster.start_node(index)
-    cluster.wait_converged()
+    cluster.heal()
 
 
 def level(cluster: LocalCluster, index: int) -> int:

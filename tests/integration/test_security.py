@@ -42,12 +42,9 @@ LOCKOUT_SECS = 2
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("security") / "cluster", 4,
-                         options={"security.api.lockout_duration_secs": LOCKOUT_SECS})
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path_factory.mktemp("security") / "cluster", 4,
+                      options={"security.api.lockout_duration_secs": LOCKOUT_SECS}) as local:
+        yield local
 
 
 def token(cluster: LocalCluster, *, roles: tuple[str, ...] = ("admin",), ttl: int = 600,

@@ -35,12 +35,9 @@ RELATIVE_PATHS = {
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster(tmp_path_factory.mktemp("tls") / "cluster", 4, tls=True,
-                         options=RELATIVE_PATHS)
-    try:
-        yield local.start()
-    finally:
-        local.stop()
+    with LocalCluster(tmp_path_factory.mktemp("tls") / "cluster", 4, tls=True,
+                      options=RELATIVE_PATHS) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

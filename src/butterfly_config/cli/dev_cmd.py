@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,16 +77,22 @@ class DevLayout:
 
 
 def plan_layout(root: Path, nodes: int, base_port: int, api_base_port: int, tls: bool) -> DevLayout:
+    ports = [(base_port + i, api_base_port + i, api_base_port + 1000 + i) for i in range(nodes)]
+    return layout_for_ports(root, ports, tls)
+
+
+def layout_for_ports(root: Path, ports: Sequence[tuple[int, int, int]], tls: bool) -> DevLayout:
+    """One node per (peer, API, metrics) port triple, all on 127.0.0.1."""
     members = tuple(
         DevNode(
             index=i,
             node_id=f"node-{i}",
-            peer_addr=f"127.0.0.1:{base_port + i}",
-            api_addr=f"127.0.0.1:{api_base_port + i}",
-            metrics_addr=f"127.0.0.1:{api_base_port + 1000 + i}",
+            peer_addr=f"127.0.0.1:{peer}",
+            api_addr=f"127.0.0.1:{api}",
+            metrics_addr=f"127.0.0.1:{metrics}",
             home=root / f"node-{i}",
         )
-        for i in range(nodes)
+        for i, (peer, api, metrics) in enumerate(ports)
     )
     return DevLayout(root=root.resolve(), nodes=members, tls=tls)
 
