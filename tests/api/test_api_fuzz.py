@@ -7,7 +7,6 @@ drawn both from the declared shapes and from arbitrary bytes.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from butterfly_config.node.api import create_app
+from toml_strategies import toml_documents
 
 
 def _operations(app: Any) -> list[tuple[str, str]]:
@@ -45,22 +45,11 @@ _paths = st.sampled_from(["scheduling.policy", "network.compression", "byzantine
 _operations_body = st.fixed_dictionaries({"operations": st.lists(st.fixed_dictionaries(
     {"op": st.sampled_from(["set", "delete", "merge", "bogus"]), "path": _paths},
     optional={"value": _json_values}), max_size=4)})
-_toml_documents = st.dictionaries(
-    st.sampled_from(["scheduling", "network", "byzantine", "nope"]),
-    st.dictionaries(st.sampled_from(["policy", "f_value", "compression", "listen_addr"]),
-                    st.integers() | st.text(max_size=8) | st.booleans(), max_size=3),
-    max_size=3,
-).map(lambda doc: "\n".join(
-    f"[{section}]\n" + "\n".join(f"{k} = {_toml_scalar(v)}" for k, v in table.items())
-    for section, table in doc.items()))
-
-
-def _toml_scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return '"' + re.sub(r'["\\\x00-\x1f\x7f]', "", str(value)) + '"'
+_toml_documents = toml_documents(
+    ["scheduling", "network", "byzantine", "nope"],
+    ["policy", "f_value", "compression", "listen_addr"],
+    st.integers() | st.text(max_size=8) | st.booleans(),
+)
 
 
 _bodies = st.one_of(
