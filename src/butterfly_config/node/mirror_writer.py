@@ -3,15 +3,18 @@
 The mirror is for people; the history store is what recovery trusts. Writing
 it (TOML rendering, two fsyncs) on every commit would spend the CPU that the
 next agreement needs, so a background thread writes whatever revision is
-newest when it gets there: a burst of commits costs one write, and the file
-lags the store by at most `delay_s` plus one write. `close()` writes the last
-pending revision before the node stops.
+newest once commits have gone quiet for `quiet_s`, and at the latest
+`max_lag_s` after the oldest revision it has not written yet: a burst of
+commits costs about one write per `max_lag_s`, and the file never lags the
+store by more than that plus one write. `close()` writes the last pending
+revision before the node stops.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from butterfly_config.config import ButterflyConfig
@@ -38,10 +41,15 @@ def write_config_mirror(config: ButterflyConfig, revision: int) -> None:
 class MirrorWriter:
     """One background thread; `submit` replaces whatever was still waiting."""
 
-    def __init__(self, write: WriteFn = write_config_mirror, delay_s: float = 0.05) -> None:
+    def __init__(
+        self, write: WriteFn = write_config_mirror, quiet_s: float = 0.1, max_lag_s: float = 1.0
+    ) -> None:
         self._write = write
-        self._delay_s = delay_s
+        self._quiet_s = quiet_s
+        self._max_lag_s = max_lag_s
         self._pending: tuple[ButterflyConfig, int] | None = None
+        self._submitted_at = 0.0  # newest submit
+        self._waiting_since = 0.0  # oldest submit not yet written
         self._closed = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="mirror", daemon=True)
@@ -51,7 +59,11 @@ class MirrorWriter:
         with self._wake:
             if self._closed:
                 return
+            now = time.monotonic()
+            if self._pending is None:
+                self._waiting_since = now
             self._pending = (config, revision)
+            self._submitted_at = now
             self._wake.notify()
 
     def close(self) -> None:
@@ -68,9 +80,14 @@ class MirrorWriter:
                     self._wake.wait()
                 if self._pending is None:
                     return
-                if not self._closed:
-                    # let a burst of commits settle so it costs one write
-                    self._wake.wait(self._delay_s)
+                # let a burst of commits settle so it costs one write, but not forever
+                deadline = self._waiting_since + self._max_lag_s
+                while not self._closed:
+                    now = time.monotonic()
+                    quiet_until = self._submitted_at + self._quiet_s
+                    if now >= quiet_until or now >= deadline:
+                        break
+                    self._wake.wait(min(quiet_until, deadline) - now)
                 job, self._pending = self._pending, None
             if job is not None:
                 self._write(*job)
