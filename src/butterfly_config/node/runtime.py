@@ -664,7 +664,8 @@ class NodeRuntime:
         peer_app = self.transport.asgi_app([Route(GENESIS_PATH, self._genesis_endpoint)])
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
         api_sock = bind_socket(str(model.network.api_addr), "API")
-        peer_server = make_server(peer_app, str(model.network.listen_addr), ssl_context=peer_ssl)
+        peer_server = make_server(peer_app, str(model.network.listen_addr), ssl_context=peer_ssl,
+                                  stream_max_bytes=self.transport.max_body_bytes + 1)
         api_server = make_server(api_app, str(model.network.api_addr), ssl_context=api_ssl,
                                  client_certs=model.security.api.auth_method == "mtls")
         await self.transport.start()

@@ -34,17 +34,27 @@ class NodeServer(uvicorn.Server):
 
 
 def make_server(
-    app: Any, addr: str, *, ssl_context: ssl.SSLContext | None = None, client_certs: bool = False
+    app: Any,
+    addr: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    client_certs: bool = False,
+    stream_max_bytes: int | None = None,
 ) -> NodeServer:
     """A server for `app`. `client_certs`: the app reads the TLS client certificate (API
     with mTLS auth), which needs the TLS-aware h11 protocol; otherwise the faster httptools
-    parser serves it."""
+    parser serves it. `stream_max_bytes`: accept WebSocket streams (the peer endpoint) with
+    frames up to that size; a larger frame closes the stream (1009)."""
     from butterfly_config.node.api.server import build_config
 
     host, port = split_addr(addr)
     config = build_config(app, host, port, ssl_context=ssl_context)
     if not client_certs:
         config.http = "httptools"
+    if stream_max_bytes is not None:
+        config.ws = "websockets-sansio"
+        config.ws_max_size = stream_max_bytes
+        config.ws_per_message_deflate = False  # loopback and LAN: compression costs CPU
     config.timeout_graceful_shutdown = 3
     config.limit_concurrency = 512
     return NodeServer(config)

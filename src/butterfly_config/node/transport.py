@@ -5,8 +5,16 @@ protocol. Authenticity comes from the signatures the consensus core checks, so
 a forged or garbled body is simply handed over and refused there. What the
 transport owns is delivery: one persistent connection per peer, a bounded
 queue per peer (oldest dropped when full: the protocol retransmits on its own
-timeouts), retries per `network.retry`, TLS/mTLS when configured, and a body
+timeouts), retries per `network.retry`, TLS/mTLS when configured, and a size
 limit on the receiving side.
+
+Each peer's messages travel as binary frames on one WebSocket stream
+(`/peer/v1/stream`, an upgraded HTTP/1.1 connection): a request per message
+cost about 0.4 ms of CPU across both ends against 0.1 ms for a frame, and a
+commit sends a dozen messages plus heartbeats. A frame is one kind byte
+(`m` protocol message, `h` heartbeat) and the payload. The plain POST
+endpoints stay: a peer that cannot upgrade (an older node during a rolling
+upgrade, a proxy) is sent requests instead, and tools can post to them.
 
 A test hook (`blocked_peers`) drops traffic to and from chosen peers, so tests
 can partition real processes without touching the network stack.
@@ -26,13 +34,20 @@ import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 log = logging.getLogger("butterfly.transport")
 
 MESSAGE_PATH = "/peer/v1/message"
 HEARTBEAT_PATH = "/peer/v1/heartbeat"
 PARTITION_PATH = "/peer/v1/test/partition"
+STREAM_PATH = "/peer/v1/stream"
+
+_FRAME_KIND = {MESSAGE_PATH: b"m", HEARTBEAT_PATH: b"h"}
+# after a peer refused the upgrade, requests are used for this long before asking again
+STREAM_RETRY_AFTER_S = 60.0
+_CLOSE_UNSUPPORTED = 1003
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,8 @@ class TransportStats:
     dropped_blocked: int = 0
     send_failures: int = 0
     rejected_too_large: int = 0
+    malformed_frames: int = 0
+    streams_opened: int = 0
 
 
 @dataclass
@@ -69,6 +86,9 @@ class _Peer:
     base_url: str
     queue: asyncio.Queue[tuple[str, bytes]]
     task: asyncio.Task[None] | None = None
+    stream: aiohttp.ClientWebSocketResponse | None = None
+    stream_reader: asyncio.Task[None] | None = None
+    requests_until: float = 0.0  # loop time before which the peer gets requests, not frames
 
 
 @dataclass
@@ -124,6 +144,7 @@ class PeerTransport:
             if peer.task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await peer.task
+            await self._close_stream(peer)
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -151,7 +172,6 @@ class PeerTransport:
         return list(self._peers)
 
     async def _pump(self, peer: _Peer) -> None:
-        assert self._client is not None
         while True:
             path, payload = await peer.queue.get()
             # Heartbeats are not retried: a late heartbeat is worse than none.
@@ -160,14 +180,9 @@ class PeerTransport:
                 if peer.node_id in self.blocked_peers:
                     self.stats.dropped_blocked += 1
                     break
-                try:
-                    async with self._client.post(peer.base_url + path, data=payload) as response:
-                        await response.read()
-                        if response.status < 500:
-                            self.stats.sent += 1
-                            break
-                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    log.debug("send to %s failed: %s", peer.node_id, exc)
+                if await self._deliver(peer, path, payload):
+                    self.stats.sent += 1
+                    break
                 self.stats.send_failures += 1
                 if attempt == attempts - 1:
                     break
@@ -175,6 +190,84 @@ class PeerTransport:
                 if not peer.queue.empty():
                     break
                 await asyncio.sleep(self.retry.delay_s(attempt, self._rng))
+
+    async def _deliver(self, peer: _Peer, path: str, payload: bytes) -> bool:
+        """One attempt: a frame on the peer's stream, or a request when it has none."""
+        kind = _FRAME_KIND.get(path)
+        if kind is None or asyncio.get_running_loop().time() < peer.requests_until:
+            return await self._post(peer, path, payload)
+        stream = peer.stream
+        if stream is None or stream.closed:
+            stream = await self._open_stream(peer)
+            if stream is None:
+                if asyncio.get_running_loop().time() < peer.requests_until:
+                    return await self._post(peer, path, payload)  # it refused to upgrade
+                return False
+        try:
+            await stream.send_bytes(kind + payload)
+            return True
+        except (aiohttp.ClientError, ConnectionError, RuntimeError, OSError) as exc:
+            # a frame written to a dying connection may be lost; the protocol retransmits
+            log.debug("stream to %s failed: %s", peer.node_id, exc)
+            await self._close_stream(peer)
+            return False
+
+    async def _open_stream(self, peer: _Peer) -> aiohttp.ClientWebSocketResponse | None:
+        """The new stream, or None (unreachable, or refusing to upgrade: then requests)."""
+        assert self._client is not None
+        await self._close_stream(peer)
+        url = peer.base_url + STREAM_PATH
+        try:
+            stream = await self._client.ws_connect(
+                url, max_msg_size=self.max_body_bytes + 1, autoping=True, heartbeat=None,
+                compress=0,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            log.info("peer %s does not accept a stream (HTTP %s); sending it requests",
+                     peer.node_id, exc.status)
+            peer.requests_until = asyncio.get_running_loop().time() + STREAM_RETRY_AFTER_S
+            return None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.debug("cannot open a stream to %s: %s", peer.node_id, exc)
+            return None
+        peer.stream = stream
+        peer.stream_reader = asyncio.create_task(
+            self._watch_stream(stream), name=f"peer-stream-{peer.node_id}")
+        self.stats.streams_opened += 1
+        return stream
+
+    @staticmethod
+    async def _watch_stream(stream: aiohttp.ClientWebSocketResponse) -> None:
+        """Answer the peer's pings and notice when it closes (it never sends data)."""
+        with contextlib.suppress(Exception):
+            while not stream.closed:
+                message = await stream.receive()
+                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                                    aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+        with contextlib.suppress(Exception):
+            await stream.close()
+
+    async def _close_stream(self, peer: _Peer) -> None:
+        stream, reader = peer.stream, peer.stream_reader
+        peer.stream = peer.stream_reader = None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stream.close(), 1.0)
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _post(self, peer: _Peer, path: str, payload: bytes) -> bool:
+        assert self._client is not None
+        try:
+            async with self._client.post(peer.base_url + path, data=payload) as response:
+                await response.read()
+                return response.status < 500
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.debug("send to %s failed: %s", peer.node_id, exc)
+            return False
 
     # -- inbound --------------------------------------------------------------
     async def _read_body(self, request: Request) -> bytes | Response:
@@ -216,6 +309,45 @@ class PeerTransport:
                 return JSONResponse({"error": f"bad heartbeat: {exc}"}, status_code=400)
         return Response(status_code=202)
 
+    async def _stream(self, websocket: WebSocket) -> None:
+        """A peer's stream of frames, handed over in order as they arrive."""
+        sender = websocket.headers.get("x-butterfly-node", "")
+        await websocket.accept()
+        try:
+            while True:
+                event = await websocket.receive()
+                if event["type"] == "websocket.disconnect":
+                    return
+                frame = event.get("bytes")
+                if frame is None:
+                    self.stats.malformed_frames += 1
+                    await websocket.close(_CLOSE_UNSUPPORTED, "binary frames only")
+                    return
+                self._on_frame(sender, frame)
+        except WebSocketDisconnect:
+            return
+
+    def _on_frame(self, sender: str, frame: bytes) -> None:
+        if sender in self.blocked_peers:
+            self.stats.dropped_blocked += 1
+            return
+        kind, payload = frame[:1], frame[1:]
+        if kind == b"m":
+            self.stats.received += 1
+            try:
+                self.on_receive(payload)
+            except Exception:  # the protocol refuses bad input itself; keep the stream
+                log.exception("peer message handler failed")
+        elif kind == b"h":
+            self.stats.received += 1
+            if self.on_heartbeat is not None:
+                try:
+                    self.on_heartbeat(sender, payload)
+                except ValueError as exc:
+                    log.debug("bad heartbeat from %s: %s", sender or "?", exc)
+        else:
+            self.stats.malformed_frames += 1
+
     async def _partition(self, request: Request) -> Response:
         """Test hook: {"blocked": [node ids]} replaces the set of blocked peers."""
         if not self.test_hooks:
@@ -234,6 +366,7 @@ class PeerTransport:
             Route(MESSAGE_PATH, self._receive, methods=["POST"]),
             Route(HEARTBEAT_PATH, self._heartbeat, methods=["POST"]),
             Route(PARTITION_PATH, self._partition, methods=["POST"]),
+            WebSocketRoute(STREAM_PATH, self._stream),
             *(extra_routes or []),
         ]
         return Starlette(routes=routes)
