@@ -339,6 +339,7 @@ class ConfigManager:
             return self._current.with_values({**cluster, **local})
         values = documents.cluster_values(self._head_document)
         values.update(cluster)
+        values = documents.differing_from(self._base, values)
         values.update(self._local)
         return self._base.with_values(values, revision=self._revision + 1)
 

@@ -190,6 +190,12 @@ def consensus_params(model: ConfigModel, signer: Signer, base_dir: str | None) -
     )
 
 
+def _protocol_inputs(model: ConfigModel) -> tuple[object, ...]:
+    """Every option `consensus_params` and the failure detector read."""
+    return (model.node.node_id, model.metadata.cluster_name, model.cluster.members,
+            model.network.listen_addr, model.network.coordinator_addr, model.byzantine)
+
+
 def protocol_status(params: ConsensusParams) -> dict[str, Any]:
     """The agreement timeouts and reputation thresholds in force (they change live)."""
     return {
@@ -428,7 +434,9 @@ class NodeRuntime:
         old = self.manager.config
         self.manager.apply_committed(decided)
         new = self.manager.config
-        if new is not old:
+        # most commits leave the protocol's inputs alone: rebuilding the parameters
+        # (member keys included) would be spent on the path of every reply
+        if new is not old and _protocol_inputs(new.model) != _protocol_inputs(old.model):
             self._apply_live_parameters(new.model)
 
     def _apply_live_parameters(self, model: ConfigModel) -> None:
