@@ -15,6 +15,7 @@ from history_helpers import commit, doc_hash, document
 from butterfly_config.history import (
     GENESIS_PARENT,
     AmbiguousVersion,
+    AuditNote,
     ChainViolation,
     Change,
     HistoryCorrupt,
@@ -332,6 +333,23 @@ def test_audit_is_append_only(tmp_path: Path, store: HistoryStore) -> None:
             conn.execute("DELETE FROM audit")
     assert len(store.list_audit()) == 2
     assert not any(name.startswith(("delete", "update")) for name in dir(store) if "audit" in name)
+
+
+def test_a_revision_and_its_audit_record_are_stored_together_or_not_at_all(
+        store: HistoryStore) -> None:
+    first = commit(store, 0)
+    note = AuditNote("alice", "update", "committed", {"revision": 1, "paths": ["a.b"]})
+    doc = document(1)
+    entry = store.make_entry(document=doc, doc_hash=doc_hash(doc), proposer="node1",
+                             initiator="alice", action="update")
+    store.append_revision(entry, audit=note)
+    [record] = store.list_audit()
+    assert (record.actor, record.action, record.outcome) == ("alice", "update", "committed")
+    assert record.detail == {"revision": 1, "paths": ["a.b"]}
+    # a refused append writes neither the revision nor its audit record
+    with pytest.raises(ChainViolation, match="already stored"):
+        store.append_revision(first, audit=note)
+    assert len(store.list_audit()) == 1 and store.head() == (1, entry.entry_digest)
 
 
 def test_reputation_state_and_meta_survive_reopen(tmp_path: Path) -> None:

@@ -144,6 +144,9 @@ def test_history_and_audit_are_complete(cluster: LocalCluster) -> None:
 
     # Each record is written by the node that handled the request.
     assert outcomes(1)[:2] == [("patch", "committed"), ("patch", "refused")]
+    committed = next(r for r in cluster.audit(1) if r["outcome"] == "committed")
+    assert committed["actor"] == "dev-admin" and committed["detail"]["paths"]
+    assert committed["detail"]["revision"] in {e["revision"] for e in history[1:]}
     assert ("api GET /api/v1/config", "unauthenticated") in outcomes(1)
     assert outcomes(3)[:3] == [("update", "refused"), ("patch", "applied-local"),
                                ("rollback", "committed")]

@@ -13,6 +13,7 @@ from butterfly_config.history.errors import (
 from butterfly_config.history.mirror import Mirror, mirror_path, read_mirror, write_mirror
 from butterfly_config.history.models import (
     Action,
+    AuditNote,
     AuditRecord,
     ChainReport,
     Change,
@@ -25,6 +26,7 @@ __all__ = [
     "GENESIS_PARENT",
     "Action",
     "AmbiguousVersion",
+    "AuditNote",
     "AuditRecord",
     "ChainReport",
     "ChainViolation",

@@ -69,6 +69,16 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditNote:
+    """An audit record still to be written (the store numbers and timestamps it)."""
+
+    actor: str
+    action: str
+    outcome: str
+    detail: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
     """Result of `HistoryStore.verify_chain`."""
 

@@ -40,6 +40,7 @@ from butterfly_config.history.errors import (
 from butterfly_config.history.models import (
     ACTIONS,
     Action,
+    AuditNote,
     AuditRecord,
     ChainReport,
     Change,
@@ -328,9 +329,14 @@ class HistoryStore:
         return _replace_digest(draft, self._digest(draft))
 
     def append_revision(
-        self, entry: RevisionEntry, *, consensus_state: bytes | None = None
+        self,
+        entry: RevisionEntry,
+        *,
+        consensus_state: bytes | None = None,
+        audit: AuditNote | None = None,
     ) -> None:
-        """Persist the next revision (and optionally the consensus state) in one transaction.
+        """Persist the next revision (and optionally the consensus state and the audit record
+        of the change) in one transaction: one fsync where there would be two.
 
         Refused with `ChainViolation` when the revision is not exactly the next
         one, its parent digest is not the head's entry digest, or its
@@ -387,6 +393,8 @@ class HistoryStore:
             self._set_head(conn, entry.revision, entry.entry_digest)
             if consensus_state is not None:
                 self._put_consensus_state(conn, consensus_state)
+            if audit is not None:
+                self._insert_audit(conn, audit, None)
 
     def get_revision(self, revision: int) -> RevisionEntry | None:
         with self._read() as conn:
@@ -619,13 +627,19 @@ class HistoryStore:
         timestamp: float | None = None,
     ) -> int:
         """Append one audit record (the log is append-only: triggers refuse edits)."""
-        text = json.dumps(dict(detail or {}), sort_keys=True, default=str, ensure_ascii=False)
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO audit (timestamp, actor, action, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self._now(timestamp), actor, action, outcome, text),
-            )
+            return self._insert_audit(
+                conn, AuditNote(actor, action, outcome, dict(detail or {})), timestamp)
+
+    def _insert_audit(
+        self, conn: sqlite3.Connection, note: AuditNote, timestamp: float | None
+    ) -> int:
+        text = json.dumps(note.detail, sort_keys=True, default=str, ensure_ascii=False)
+        cursor = conn.execute(
+            "INSERT INTO audit (timestamp, actor, action, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self._now(timestamp), note.actor, note.action, note.outcome, text),
+        )
         return int(cursor.lastrowid or 0)
 
     def list_audit(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:

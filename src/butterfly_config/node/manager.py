@@ -15,6 +15,7 @@ refuses a proposal while another is being agreed anywhere in the cluster.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -28,7 +29,7 @@ from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.encoding import encode
 from butterfly_config.consensus.messages import Decided
 from butterfly_config.errors import ConfigError, ConfigIssue
-from butterfly_config.history import Change, HistoryStore, RevisionEntry
+from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.node import changes, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome
@@ -128,6 +129,8 @@ class ConfigManager:
         # document -> (revision it was built for, the configuration this node would run):
         # built once per proposal, reused by the veto check and by apply.
         self._prepared: dict[bytes, tuple[int, ButterflyConfig]] = {}
+        # audit records of this node's proposals, written with the revision if it commits
+        self._commit_audits: dict[bytes, AuditNote] = {}
         self._mirror_writer = MirrorWriter()
 
     # -- wiring ---------------------------------------------------------------
@@ -365,28 +368,52 @@ class ConfigManager:
             raise UpdateRefused(status, reason)
         async with self._update_lock:
             started = time.monotonic()
-            future = self._driver.propose(document, initiator=identity.subject, action=action)
+            self._commit_audits[document] = AuditNote(
+                identity.subject, action, "committed", {"paths": list(changed)})
             try:
-                outcome = await asyncio.wait_for(asyncio.shield(future), self.decision_timeout_s)
-            except TimeoutError:
-                self._driver.forget(future)
-                self.audit(identity.subject, action, "timeout", {})
-                self.metrics_hook("update", "timeout")
-                raise UpdateRefused(
-                    503, "no decision in time (no quorum or consensus timeout); nothing applied "
-                         "now, but the update may still commit once enough members answer - "
-                         "check the history before retrying"
-                ) from None
+                future = self._driver.propose(document, initiator=identity.subject, action=action)
+                try:
+                    outcome = await asyncio.wait_for(asyncio.shield(future),
+                                                     self.decision_timeout_s)
+                except TimeoutError:
+                    self._driver.forget(future)
+                    self.audit(identity.subject, action, "timeout", {})
+                    self.metrics_hook("update", "timeout")
+                    raise UpdateRefused(
+                        503, "no decision in time (no quorum or consensus timeout); nothing "
+                             "applied now, but the update may still commit once enough members "
+                             "answer - check the history before retrying"
+                    ) from None
+            finally:
+                unwritten = self._commit_audits.pop(document, None)
             self.metrics_hook("phase", ("agreement", time.monotonic() - started))
-        return self._outcome_result(outcome, identity, action, changed)
+        return self._outcome_result(outcome, identity, action, changed,
+                                    audited=unwritten is None)
+
+    def commit_audit(self, decided: Decided) -> AuditNote | None:
+        """The audit record of a change this node proposed, to be stored with its revision
+        (one transaction, so the reply to the operator waits for one fsync, not two)."""
+        entry = decided.entry
+        note = self._commit_audits.get(entry.document)
+        if note is None or entry.origin != self.node_id or entry.initiator != note.actor:
+            return None
+        del self._commit_audits[entry.document]
+        return dataclasses.replace(note, detail={**note.detail, "revision": entry.revision})
 
     def _outcome_result(
-        self, outcome: Outcome, identity: Identity, action: Action, changed: tuple[str, ...]
+        self,
+        outcome: Outcome,
+        identity: Identity,
+        action: Action,
+        changed: tuple[str, ...],
+        *,
+        audited: bool = False,
     ) -> UpdateResult:
         if outcome.committed:
             self.metrics_hook("update", "committed")
-            self.audit(identity.subject, action, "committed",
-                       {"revision": outcome.revision, "paths": list(changed)})
+            if not audited:  # committed without passing through this node's store write
+                self.audit(identity.subject, action, "committed",
+                           {"revision": outcome.revision, "paths": list(changed)})
             return self._result(scope="cluster", changed=changed)
         detail = {"kind": outcome.kind, "reason": outcome.reason,
                   "rejected_by": list(outcome.rejected_by)}

@@ -424,7 +424,8 @@ class NodeRuntime:
         for index, decided in enumerate(fresh):
             carry = state if index == len(fresh) - 1 else None
             self.store.append_revision(self.manager.revision_entry(decided, previous),
-                                       consensus_state=carry)
+                                       consensus_state=carry,
+                                       audit=self.manager.commit_audit(decided))
             previous = decided.entry.document
             carried = carry is not None
         if state is not None and not carried:
