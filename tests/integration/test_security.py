@@ -8,12 +8,14 @@ credential failures on one node are followed by a success, which clears them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import pytest
@@ -33,7 +35,7 @@ from butterfly_config.consensus.messages import (
     make_entry,
 )
 from butterfly_config.node.security import create_token, load_jwt_secret, load_private_key
-from butterfly_config.node.transport import MESSAGE_PATH
+from butterfly_config.node.transport import MESSAGE_PATH, STREAM_PATH
 
 CLUSTER_NAME = "butterfly-dev"
 ISSUER, AUDIENCE = "butterfly-cluster", "butterfly-api"
@@ -169,6 +171,27 @@ def post_peer(cluster: LocalCluster, index: int, body: bytes, sender: str = "nod
                                   "X-Butterfly-Node": sender})
 
 
+def stream_to_peer(cluster: LocalCluster, index: int, frames: list[bytes],
+                   sender: str = "node-0") -> int | None:
+    """Send `frames` on a peer stream, in order, then a text frame (which peers refuse by
+    closing with 1003, once every frame before it was handled); the close code seen
+    (1006 when the peer dropped the connection instead)."""
+    async def send() -> int | None:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+                cluster.peer_url(index) + STREAM_PATH,
+                headers={"X-Butterfly-Node": sender}) as stream:
+            try:
+                for frame in frames:
+                    await stream.send_bytes(frame)
+                await stream.send_str("end")
+            except ConnectionError:
+                pass
+            await asyncio.wait_for(stream.receive(), 10.0)
+            return stream.close_code
+
+    return asyncio.run(send())
+
+
 def test_garbage_oversized_and_forged_peer_messages_change_nothing(
         cluster: LocalCluster) -> None:
     revision, _ = cluster.wait_converged()
@@ -217,6 +240,12 @@ def test_garbage_oversized_and_forged_peer_messages_change_nothing(
             assert response.status_code < 500, (name, response.status_code)
     oversized = post_peer(cluster, 2, b"\0" * (9 * 1024 * 1024))
     assert oversized.status_code == 413
+    # The same on the peers' streams (closed by the text frame at the end), and a frame over
+    # the size limit, which closes its stream (1009) or drops the connection (1006).
+    frames = [b"m" + body for body in messages.values()] + [b"h" + messages["garbage"]]
+    for index in (1, 2, 3):
+        assert stream_to_peer(cluster, index, frames) == 1003
+    assert stream_to_peer(cluster, 2, [b"m" + b"\0" * (9 * 1024 * 1024)]) in (1009, 1006)
     time.sleep(0.5)  # anything that slipped through would have been acted on by now
     assert state(cluster) == before
     for index in range(cluster.size):
