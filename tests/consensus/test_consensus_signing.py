@@ -99,6 +99,26 @@ def test_verified_signatures_are_cached_once() -> None:
     assert (stats.verified, stats.cache_hits) == (1, 4)
 
 
+def test_own_signatures_can_be_remembered_as_verified() -> None:
+    signer = generate_signer("a")
+    ring = KeyRing({"a": signer.public_key_bytes()})
+    assert ring.holds_key_of(signer)
+    signed = sign_message(signer, vote(), remember_in=ring)
+    assert ring.verify_message(signed)
+    assert (ring.stats().verified, ring.stats().cache_hits) == (0, 1)
+    # only that exact signature: the same vote with another signature is checked (and fails)
+    forged = dataclasses.replace(signed, signature=bytes(64))
+    assert not ring.verify_message(forged)
+
+
+def test_a_ring_with_another_key_for_the_signer_does_not_vouch_for_it() -> None:
+    signer, other = generate_signer("a"), generate_signer("a")
+    ring = KeyRing({"a": other.public_key_bytes()})
+    assert not ring.holds_key_of(signer)
+    assert not KeyRing({"b": signer.public_key_bytes()}).holds_key_of(signer)
+    assert not ring.verify_message(sign_message(signer, vote()))
+
+
 def test_cache_is_bounded() -> None:
     signer = generate_signer("a")
     ring = KeyRing({"a": signer.public_key_bytes()}, cache_size=2)

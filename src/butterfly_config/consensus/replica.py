@@ -129,6 +129,9 @@ class Replica:
         self._keyring = keyring or KeyRing(
             {m.node_id: m.public_key for m in params.members}, params.signing_algorithm
         )
+        # own signatures are remembered as verified only when the ring holds this very key
+        # (a node whose key does not match cluster.members keeps checking them, and failing)
+        self._remember_own = self._keyring.holds_key_of(signer)
         self._validate = validate
         self._hash = hash_fn
         self._log: list[Decided] = list(log)
@@ -401,7 +404,8 @@ class Replica:
         return (self._params.cluster_name, self._id, view, attempt, revision)
 
     def _sign(self, message: M) -> M:
-        return sign_message(self._signer, message)
+        return sign_message(self._signer, message,
+                            remember_in=self._keyring if self._remember_own else None)
 
     def _send(self, to: str, message: Message) -> None:
         if to == self._id:
