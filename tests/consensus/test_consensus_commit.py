@@ -197,6 +197,25 @@ def test_fast_path_needs_all_n_matching_votes() -> None:
     assert h.replicas["n0"].head_revision == 1
 
 
+@pytest.mark.parametrize("origin", ["n0", "n2"])
+def test_prepare_votes_go_to_the_coordinator_only(origin: str) -> None:
+    """Nobody but the coordinator may hold all n fast votes of a ballot.
+
+    Sending them to the origin as well would save it a message delay (it could
+    commit on its own fast certificate before FINALIZE), but a definitive ABORT
+    (f signed rejects) tells members that the ballot has no fast certificate,
+    which holds only because an honest coordinator never both aborts and
+    finalizes. With the votes at the origin, f members voting OK to it and
+    rejecting to the coordinator would make a certificate the coordinator never
+    saw, and the next ballot could then decide another entry at that revision.
+    """
+    h = Harness(make_params(4, protocol="optimistic_pbft"))
+    h.propose(origin, "r1", b"doc-1")
+    h.run()
+    assert {t for _, t, m in h.sent if isinstance(m, PrepareOk)} == {"n0"}
+    assert all(h.replicas[m].head_revision == 1 for m in ("n0", "n1", "n2", "n3"))
+
+
 def test_params_validate_quorum_math() -> None:
     assert make_params(4).quorum == 3
     assert make_params(10, f=3).quorum == 7
