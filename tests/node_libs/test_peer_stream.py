@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
-import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -60,9 +60,17 @@ class Receiver:
         await asyncio.wait_for(self.task, 10)
 
 
-def sender_to(addr: str) -> PeerTransport:
-    return PeerTransport(node_id="n0", peer_addrs={"n0": "127.0.0.1:1", "n1": addr},
-                         on_receive=lambda _data: None, retry=FAST_RETRY)
+@contextlib.asynccontextmanager
+async def sender_to(addr: str, max_body_bytes: int = 1024 * 1024) -> AsyncIterator[PeerTransport]:
+    """Node n0's sending side, started, with n1 at `addr`; stopped on the way out."""
+    sender = PeerTransport(node_id="n0", peer_addrs={"n0": "127.0.0.1:1", "n1": addr},
+                           on_receive=lambda _data: None, retry=FAST_RETRY,
+                           max_body_bytes=max_body_bytes)
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.stop()
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -81,18 +89,13 @@ def test_messages_and_heartbeats_share_one_stream_in_order() -> None:
     addr = free_addr()
 
     async def scenario() -> None:
-        async with Receiver(addr) as receiver:
-            sender = sender_to(addr)
-            await sender.start()
-            try:
-                for i in range(200):
-                    sender.send("n1", b"message %d" % i)
-                    if i % 50 == 0:
-                        sender.send("n1", b"beat %d" % i, path=HEARTBEAT_PATH)
-                await until(lambda: len(receiver.messages) == 200)
-                await until(lambda: len(receiver.heartbeats) == 4)
-            finally:
-                await sender.stop()
+        async with Receiver(addr) as receiver, sender_to(addr) as sender:
+            for i in range(200):
+                sender.send("n1", b"message %d" % i)
+                if i % 50 == 0:
+                    sender.send("n1", b"beat %d" % i, path=HEARTBEAT_PATH)
+            await until(lambda: len(receiver.messages) == 200)
+            await until(lambda: len(receiver.heartbeats) == 4)
         assert receiver.messages == [b"message %d" % i for i in range(200)]
         assert receiver.heartbeats == [("n0", b"beat %d" % i) for i in (0, 50, 100, 150)]
         assert sender.stats.streams_opened == 1 and sender.stats.sent == 204
@@ -105,16 +108,11 @@ def test_a_peer_without_streams_is_sent_requests() -> None:
     addr = free_addr()
 
     async def scenario() -> None:
-        async with Receiver(addr, streams=False) as receiver:
-            sender = sender_to(addr)
-            await sender.start()
-            try:
-                for i in range(5):
-                    sender.send("n1", b"m%d" % i)
-                sender.send("n1", b"beat", path=HEARTBEAT_PATH)
-                await until(lambda: len(receiver.messages) == 5 and receiver.heartbeats != [])
-            finally:
-                await sender.stop()
+        async with Receiver(addr, streams=False) as receiver, sender_to(addr) as sender:
+            for i in range(5):
+                sender.send("n1", b"m%d" % i)
+            sender.send("n1", b"beat", path=HEARTBEAT_PATH)
+            await until(lambda: len(receiver.messages) == 5 and receiver.heartbeats != [])
         assert receiver.messages == [b"m%d" % i for i in range(5)]
         assert sender.stats.streams_opened == 0 and sender.stats.send_failures == 0
 
@@ -125,19 +123,14 @@ def test_a_frame_over_the_limit_closes_the_stream_and_later_frames_get_through()
     addr = free_addr()
 
     async def scenario() -> None:
-        async with Receiver(addr, max_body_bytes=1000) as receiver:
-            sender = sender_to(addr)
-            sender.max_body_bytes = 1000
-            await sender.start()
-            try:
-                sender.send("n1", b"small")
-                await until(lambda: receiver.messages == [b"small"])
-                sender.send("n1", b"x" * 5000)
-                await asyncio.sleep(0.3)  # the receiver closes the stream (1009)
-                sender.send("n1", b"after")
-                await until(lambda: receiver.messages[-1:] == [b"after"])
-            finally:
-                await sender.stop()
+        async with (Receiver(addr, max_body_bytes=1000) as receiver,
+                    sender_to(addr, max_body_bytes=1000) as sender):
+            sender.send("n1", b"small")
+            await until(lambda: receiver.messages == [b"small"])
+            sender.send("n1", b"x" * 5000)
+            await asyncio.sleep(0.3)  # the receiver closes the stream (1009)
+            sender.send("n1", b"after")
+            await until(lambda: receiver.messages[-1:] == [b"after"])
         assert receiver.messages == [b"small", b"after"]
         assert sender.stats.streams_opened == 2
 
@@ -174,9 +167,7 @@ def test_the_stream_is_opened_again_after_the_peer_restarts() -> None:
     addr = free_addr()
 
     async def scenario() -> None:
-        sender = sender_to(addr)
-        await sender.start()
-        try:
+        async with sender_to(addr) as sender:
             async with Receiver(addr) as first:
                 sender.send("n1", b"before")
                 await until(lambda: first.messages == [b"before"])
@@ -185,8 +176,6 @@ def test_the_stream_is_opened_again_after_the_peer_restarts() -> None:
                 for _ in range(3):  # the first frame may go to the dead stream and be lost
                     sender.send("n1", b"after")
                 await until(lambda: b"after" in second.messages)
-        finally:
-            await sender.stop()
         assert sender.stats.streams_opened == 2
 
     run(scenario)
@@ -196,35 +185,26 @@ def test_an_unreachable_peer_costs_retries_not_a_crash() -> None:
     addr = free_addr()  # nobody listens here
 
     async def scenario() -> None:
-        sender = sender_to(addr)
-        await sender.start()
-        try:
+        async with sender_to(addr) as sender:
             sender.send("n1", b"lost")
             await until(lambda: sender.stats.send_failures == FAST_RETRY.max_retries + 1)
-        finally:
-            await sender.stop()
         assert sender.stats.sent == 0 and sender.stats.streams_opened == 0
 
     run(scenario)
 
 
-@pytest.mark.parametrize("idle_s", [6.0])
-def test_an_idle_stream_outlives_the_request_timeout(idle_s: float) -> None:
+def test_an_idle_stream_outlives_the_request_timeout() -> None:
     """The session's 5 s request timeout must not cut a stream that is merely quiet."""
+    idle_s = 6.0
     addr = free_addr()
 
     async def scenario() -> None:
-        async with Receiver(addr) as receiver:
-            sender = sender_to(addr)
-            await sender.start()
-            try:
-                sender.send("n1", b"first")
-                await until(lambda: receiver.messages == [b"first"])
-                await asyncio.sleep(idle_s)
-                sender.send("n1", b"second")
-                await until(lambda: receiver.messages == [b"first", b"second"])
-            finally:
-                await sender.stop()
+        async with Receiver(addr) as receiver, sender_to(addr) as sender:
+            sender.send("n1", b"first")
+            await until(lambda: receiver.messages == [b"first"])
+            await asyncio.sleep(idle_s)
+            sender.send("n1", b"second")
+            await until(lambda: receiver.messages == [b"first", b"second"])
         assert sender.stats.streams_opened == 1
 
     run(scenario)
