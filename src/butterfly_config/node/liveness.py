@@ -62,7 +62,7 @@ class MetaStore(Protocol):
 def next_epoch(store: MetaStore) -> int:
     """Raise and persist the heartbeat epoch, so sequence numbers grow across restarts."""
     raw = store.get_meta(EPOCH_KEY)
-    epoch = (int(raw) if raw and raw.isdigit() else 0) + 1
+    epoch = (int(raw) if raw and raw.isascii() and raw.isdigit() else 0) + 1
     store.set_meta(EPOCH_KEY, str(epoch))
     return epoch
 

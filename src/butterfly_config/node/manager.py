@@ -268,7 +268,8 @@ class ConfigManager:
         return self._result(scope="local", changed=tuple(paths))
 
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
-        spec: int | str = int(version) if version.isdigit() else version
+        # ASCII digits only: "¹".isdigit() is true, but int() refuses it
+        spec: int | str = int(version) if version.isascii() and version.isdigit() else version
         try:
             target = self._store.find_revision(spec)
         except (RevisionNotFound, AmbiguousVersion) as exc:

@@ -276,7 +276,8 @@ class PeerTransport:
             self.stats.dropped_blocked += 1
             return Response(status_code=202)
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (declared is not None and declared.isascii() and declared.isdigit()
+                and int(declared) > self.max_body_bytes):
             self.stats.rejected_too_large += 1
             return JSONResponse({"error": "message too large"}, status_code=413)
         body = bytearray()
