@@ -118,6 +118,25 @@ def chaos_cluster(tmp_path: Any) -> Iterator[LocalCluster]:
         yield local
 
 
+def settled_histories(cluster: LocalCluster) -> tuple[int, str, list[list[dict[str, Any]]]]:
+    """Every node's history once they agree on the head.
+
+    An update reported as uncertain ("may still commit") can commit after the
+    nodes first converge, even between two nodes' history reads: read again
+    until all heads are the converged revision.
+    """
+    everyone = list(range(cluster.size))
+    revision, cluster_hash = cluster.wait_converged(everyone, timeout=60)
+    for _ in range(20):
+        histories = [cluster.client(i).history(limit=1000) for i in everyone]
+        heads = {history[0]["revision"] for history in histories}
+        if heads == {revision}:
+            return revision, cluster_hash, histories
+        revision, cluster_hash = cluster.wait_converged(everyone, at_least=max(heads),
+                                                        timeout=60)
+    raise AssertionError("the cluster kept committing after the chaos stopped")
+
+
 def test_chaos_keeps_every_node_on_one_history(chaos_cluster: LocalCluster) -> None:
     cluster = chaos_cluster
     print(f"chaos seed {SEED} (rerun with BUTTERFLY_CHAOS_SEED={SEED})")
@@ -147,11 +166,10 @@ def test_chaos_keeps_every_node_on_one_history(chaos_cluster: LocalCluster) -> N
             cluster.start_node(index, wait=False)
     for index in range(cluster.size):
         cluster.wait_ready(index, timeout=60)
-    revision, cluster_hash = cluster.wait_converged(list(range(cluster.size)), timeout=60)
+    revision, cluster_hash, histories = settled_histories(cluster)
     print(f"converged on revision {revision}, view {cluster.client(0).status()['view']}")
     assert len(chaos.acknowledged) >= 10, f"too few updates committed ({context})"
 
-    histories = [cluster.client(i).history(limit=1000) for i in range(cluster.size)]
     reference = [(e["revision"], e["cluster_hash"], e["entry_digest"]) for e in histories[0]]
     assert [r[0] for r in reference] == list(range(revision, -1, -1)), context
     assert reference[0][1] == cluster_hash, context
