@@ -125,7 +125,10 @@ def test_a_node_with_a_rogue_certificate_cannot_join(cluster: LocalCluster,
         # Its own API (under the rogue certificate) says it is not ready and still on the
         # revision it had.
         with httpx.Client(timeout=2.0, trust_env=False, verify=False) as insecure:
-            assert insecure.get(f"{cluster.url(3)}/readyz").status_code == 503
+            # the others may commit before node-3 has even started listening
+            ready = cluster.wait_for("node-3's API to answer",
+                                     lambda: insecure.get(f"{cluster.url(3)}/readyz"), 30)
+            assert ready.status_code == 503
             config = insecure.get(f"{cluster.url(3)}/api/v1/config",
                                   headers={"Authorization": f"Bearer {cluster.token}"})
         assert int(config.headers["x-config-revision"]) == before
