@@ -49,6 +49,11 @@ def test_consensus_update_commits_on_every_node_with_equal_hash(cluster: LocalCl
     for document, node_revision, etag in documents(cluster):
         assert document["network"]["compression"]["level"] == 6
         assert (node_revision, etag) == (revision, cluster_hash)
+    # The agreement travelled on one stream per peer, which cluster status shows.
+    transport = cluster.client(1).status()["peer_transport"]
+    assert transport["links"] == {"node-0": "stream", "node-2": "stream", "node-3": "stream"}
+    assert transport["sent"] > 0 and transport["streams_opened"] >= 3
+    assert transport["malformed_frames"] == 0
 
 
 def test_static_critical_change_is_refused_and_nothing_changes(cluster: LocalCluster) -> None:

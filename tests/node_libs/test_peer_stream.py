@@ -96,6 +96,9 @@ def test_messages_and_heartbeats_share_one_stream_in_order() -> None:
                     sender.send("n1", b"beat %d" % i, path=HEARTBEAT_PATH)
             await until(lambda: len(receiver.messages) == 200)
             await until(lambda: len(receiver.heartbeats) == 4)
+            status = sender.status()
+            assert status["links"] == {"n1": "stream"}
+            assert status["sent"] == 204 and status["streams_opened"] == 1
         assert receiver.messages == [b"message %d" % i for i in range(200)]
         assert receiver.heartbeats == [("n0", b"beat %d" % i) for i in (0, 50, 100, 150)]
         assert sender.stats.streams_opened == 1 and sender.stats.sent == 204
@@ -113,6 +116,7 @@ def test_a_peer_without_streams_is_sent_requests() -> None:
                 sender.send("n1", b"m%d" % i)
             sender.send("n1", b"beat", path=HEARTBEAT_PATH)
             await until(lambda: len(receiver.messages) == 5 and receiver.heartbeats != [])
+            assert sender.status()["links"] == {"n1": "requests"}
         assert receiver.messages == [b"m%d" % i for i in range(5)]
         assert sender.stats.streams_opened == 0 and sender.stats.send_failures == 0
 
@@ -188,6 +192,9 @@ def test_an_unreachable_peer_costs_retries_not_a_crash() -> None:
         async with sender_to(addr) as sender:
             sender.send("n1", b"lost")
             await until(lambda: sender.stats.send_failures == FAST_RETRY.max_retries + 1)
+            assert sender.status()["links"] == {"n1": "none"}
+            sender.blocked_peers = {"n1"}
+            assert sender.status()["links"] == {"n1": "blocked"}
         assert sender.stats.sent == 0 and sender.stats.streams_opened == 0
 
     run(scenario)

@@ -589,6 +589,7 @@ class NodeRuntime:
             "standalone": self.standalone,
             "established": self.replica.established,
             "failure_detection": self.liveness.status(),
+            "peer_transport": self.transport.status(),
             "protocol": protocol_status(self.replica.params),
             "divergence": self.liveness.evidence(),
             "nodes": nodes,

@@ -27,8 +27,9 @@ import contextlib
 import logging
 import random
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import aiohttp
 from starlette.applications import Starlette
@@ -88,7 +89,7 @@ class _Peer:
     task: asyncio.Task[None] | None = None
     stream: aiohttp.ClientWebSocketResponse | None = None
     stream_reader: asyncio.Task[None] | None = None
-    requests_until: float = 0.0  # loop time before which the peer gets requests, not frames
+    requests_until: float = 0.0  # monotonic time before which the peer gets requests, not frames
 
 
 @dataclass
@@ -171,6 +172,22 @@ class PeerTransport:
     def peer_ids(self) -> list[str]:
         return list(self._peers)
 
+    def status(self) -> dict[str, object]:
+        """Counters since start, and how each peer is reached now (for cluster status)."""
+        now = time.monotonic()
+
+        def link(peer: _Peer) -> str:
+            if peer.node_id in self.blocked_peers:
+                return "blocked"
+            if peer.stream is not None and not peer.stream.closed:
+                return "stream"
+            return "requests" if now < peer.requests_until else "none"
+
+        return {
+            **asdict(self.stats),
+            "links": {peer_id: link(peer) for peer_id, peer in sorted(self._peers.items())},
+        }
+
     async def _pump(self, peer: _Peer) -> None:
         while True:
             path, payload = await peer.queue.get()
@@ -194,13 +211,13 @@ class PeerTransport:
     async def _deliver(self, peer: _Peer, path: str, payload: bytes) -> bool:
         """One attempt: a frame on the peer's stream, or a request when it has none."""
         kind = _FRAME_KIND.get(path)
-        if kind is None or asyncio.get_running_loop().time() < peer.requests_until:
+        if kind is None or time.monotonic() < peer.requests_until:
             return await self._post(peer, path, payload)
         stream = peer.stream
         if stream is None or stream.closed:
             stream = await self._open_stream(peer)
             if stream is None:
-                if asyncio.get_running_loop().time() < peer.requests_until:
+                if time.monotonic() < peer.requests_until:
                     return await self._post(peer, path, payload)  # it refused to upgrade
                 return False
         try:
@@ -225,7 +242,7 @@ class PeerTransport:
         except aiohttp.WSServerHandshakeError as exc:
             log.info("peer %s does not accept a stream (HTTP %s); sending it requests",
                      peer.node_id, exc.status)
-            peer.requests_until = asyncio.get_running_loop().time() + STREAM_RETRY_AFTER_S
+            peer.requests_until = time.monotonic() + STREAM_RETRY_AFTER_S
             return None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             log.debug("cannot open a stream to %s: %s", peer.node_id, exc)

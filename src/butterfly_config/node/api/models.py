@@ -109,6 +109,10 @@ class ClusterStatus(BaseModel):
     established: bool | None = Field(default=None,
                                      description="false while a view change is under way")
     failure_detection: FailureDetection | None = None
+    peer_transport: dict[str, Any] | None = Field(
+        default=None,
+        description="this node's peer traffic counters since start, and how it reaches each "
+                    "peer now: stream, requests (the peer refused the upgrade), blocked, none")
     protocol: dict[str, Any] | None = Field(
         default=None, description="agreement timeouts and reputation thresholds in force")
     divergence: list[Divergence] = Field(default_factory=list)
