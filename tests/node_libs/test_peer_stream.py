@@ -44,7 +44,7 @@ class Receiver:
             app = Starlette(routes=[r for r in app.routes
                                     if isinstance(r, Route) and r.path != STREAM_PATH])
         self.server: NodeServer = make_server(
-            app, addr, stream_max_bytes=max_body_bytes + 1 if streams else None)
+            app, addr, stream_max_bytes=self.transport.max_frame_bytes if streams else None)
         self.sock = bind_socket(addr, "peer endpoint")
         self.task: asyncio.Task[None] | None = None
 

@@ -233,9 +233,7 @@ class KeyRing:
             self._failures += 1
             return False
         self._verified += 1
-        self._cache[fingerprint] = None
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._remember(fingerprint)
         return True
 
     def holds_key_of(self, signer: Signer) -> bool:
@@ -246,7 +244,10 @@ class KeyRing:
         """Record a signature as verified without checking it: only for signatures this
         process just made with a key `holds_key_of` confirmed (its own votes come back
         inside certificates, and checking them again would only spend CPU)."""
-        self._cache[_fingerprint(node_id, data, signature)] = None
+        self._remember(_fingerprint(node_id, data, signature))
+
+    def _remember(self, fingerprint: bytes) -> None:
+        self._cache[fingerprint] = None
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 

@@ -35,7 +35,6 @@ from butterfly_config.consensus.params import Member
 from butterfly_config.node.divergence import DivergenceMonitor
 from butterfly_config.node.failure_detector import DetectorSettings, PhiAccrualDetector
 from butterfly_config.node.heartbeats import (
-    MAX_ANNOUNCED_PATHS,
     Heartbeat,
     HeartbeatPace,
     HeartbeatVerifier,
@@ -178,7 +177,7 @@ class LivenessService:
         revision, cluster_hash, view = self.hooks.head()
         heartbeat = Heartbeat(self.cluster, self.node_id, self.sequence.next(), revision,
                               cluster_hash, view, self.pace.interval_ms,
-                              tuple(self.hooks.restart_required())[:MAX_ANNOUNCED_PATHS])
+                              tuple(self.hooks.restart_required()))
         return encode_heartbeat(heartbeat, self.signer)
 
     def send(self) -> None:

@@ -56,12 +56,14 @@ def action_of(request_id: str) -> Action:
     return prefix if prefix in ("update", "patch", "rollback", "reload") else "update"  # type: ignore[return-value]
 
 
-def changed_leaves(old_document: bytes | None, new_document: bytes) -> list[Change]:
-    """The cluster options that differ between two cluster documents."""
+@functools.lru_cache(maxsize=8)
+def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Change, ...]:
+    """The cluster options that differ between two cluster documents (cached: a commit
+    asks once for its history entry and once for its log line)."""
     new = _plain_values(new_document)
     old = _plain_values(old_document) if old_document is not None else {}
-    return [Change(path, old.get(path), value)
-            for path, value in new.items() if old.get(path) != value]
+    return tuple(Change(path, old.get(path), value)
+                 for path, value in new.items() if old.get(path) != value)
 
 
 @functools.lru_cache(maxsize=8)
@@ -497,7 +499,7 @@ class ConfigManager:
             proposer=entry.origin,
             initiator=entry.initiator,
             action=action_of(entry.request_id),
-            changes=tuple(changed_leaves(previous_document, entry.document)),
+            changes=changed_leaves(previous_document, entry.document),
             certificate=encode(decided.certificate) if decided.certificate is not None else None,
             config_version=str(config_version) if config_version is not None else None,
             request_id=entry.request_id,

@@ -664,7 +664,7 @@ class NodeRuntime:
         from butterfly_config.node.api.settings import api_settings_from_config
 
         model = self.base.model
-        base_dir = str(self.config_paths[0].parent) if self.config_paths else None
+        base_dir = self._base_dir
         # the committed configuration: earlier revisions may have changed access settings
         settings = api_settings_from_config(self.manager.config.model, base_dir=base_dir)
         api_ssl, peer_ssl, _ = self.tls
@@ -675,7 +675,7 @@ class NodeRuntime:
         peer_sock = bind_socket(str(model.network.listen_addr), "peer endpoint")
         api_sock = bind_socket(str(model.network.api_addr), "API")
         peer_server = make_server(peer_app, str(model.network.listen_addr), ssl_context=peer_ssl,
-                                  stream_max_bytes=self.transport.max_body_bytes + 1)
+                                  stream_max_bytes=self.transport.max_frame_bytes)
         api_server = make_server(api_app, str(model.network.api_addr), ssl_context=api_ssl,
                                  client_certs=model.security.api.auth_method == "mtls")
         await self.transport.start()

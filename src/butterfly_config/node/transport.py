@@ -172,6 +172,11 @@ class PeerTransport:
     def peer_ids(self) -> list[str]:
         return list(self._peers)
 
+    @property
+    def max_frame_bytes(self) -> int:
+        """The largest stream frame: a message of `max_body_bytes` and its kind byte."""
+        return self.max_body_bytes + 1
+
     def status(self) -> dict[str, object]:
         """Counters since start, and how each peer is reached now (for cluster status)."""
         now = time.monotonic()
@@ -216,10 +221,9 @@ class PeerTransport:
         stream = peer.stream
         if stream is None or stream.closed:
             stream = await self._open_stream(peer)
-            if stream is None:
-                if time.monotonic() < peer.requests_until:
-                    return await self._post(peer, path, payload)  # it refused to upgrade
-                return False
+        if stream is None:  # unreachable, or it just refused to upgrade (then: requests)
+            return time.monotonic() < peer.requests_until and await self._post(
+                peer, path, payload)
         try:
             await stream.send_bytes(kind + payload)
             return True
@@ -236,7 +240,7 @@ class PeerTransport:
         url = peer.base_url + STREAM_PATH
         try:
             stream = await self._client.ws_connect(
-                url, max_msg_size=self.max_body_bytes + 1, autoping=True, heartbeat=None,
+                url, max_msg_size=self.max_frame_bytes, autoping=True, heartbeat=None,
                 compress=0,
             )
         except aiohttp.WSServerHandshakeError as exc:

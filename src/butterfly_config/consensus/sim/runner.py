@@ -87,15 +87,15 @@ class SimParams:
     or refusal) until it commits: quiescence alone would accept a cluster that
     aborts everything forever."""
     replica_class: type[Replica] = Replica
+    """Tests swap in a deliberately broken subclass to prove the checker can fail."""
     protocol: str = "optimistic_pbft"
+    """"optimistic_pbft" (fast path when all n agree) or "standard_pbft" (always commit round)."""
     vetoes: bool = True
+    """Some seeds give one honest member a subscriber that vetoes a quarter of changes."""
     erratic_detector: bool = False
     """Every tick, an honest replica may be told a random set of members is down
     (`Replica.set_unresponsive`): the detector is only advice, so a wrong one
     must never break safety. Drawn from its own random stream."""
-    """Some seeds give one honest member a subscriber that vetoes a quarter of changes."""
-    """"optimistic_pbft" (fast path when all n agree) or "standard_pbft" (always commit round)."""
-    """Tests swap in a deliberately broken subclass to prove the checker can fail."""
 
 
 # -- events ---------------------------------------------------------------------
