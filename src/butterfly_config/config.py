@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from butterfly_config.canonical import canonical_bytes, canonical_document, hashes
+from butterfly_config.canonical import canonical_bytes, canonical_document, digest, hashes
 from butterfly_config.errors import ConfigIssue, ValidationFailed
 from butterfly_config.redact import redact_text
 from butterfly_config.schema import registry
@@ -195,6 +195,17 @@ class ButterflyConfig:
             message = "stored configuration does not match the schema"
             raise ValidationFailed(message, issues) from None
         return cls(model)
+
+    def cluster_document(self) -> bytes:
+        """The canonical bytes of the cluster-scope options (what consensus agrees on).
+
+        Their BLAKE3 is `cluster_hash`, so it is kept: the node that proposes a
+        change replies with the hash of the document it just encoded.
+        """
+        data = canonical_bytes(self._model, cluster_only=True)
+        if self._cluster_hash is None:
+            self._cluster_hash = digest(data)
+        return data
 
     def to_canonical(self) -> bytes:
         """The canonical bytes of every option: what `full_hash` hashes; compact to keep."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from butterfly_config import ButterflyConfig, ConfigLoader
-from butterfly_config.canonical import canonical_bytes, cluster_hash, full_hash
+from butterfly_config.canonical import canonical_bytes, cluster_hash, digest, full_hash
 from butterfly_config.config import ConfigChange
 from butterfly_config.errors import ConfigError
 from butterfly_config.redact import MASK, redact_text, redact_tree, redact_value
@@ -76,6 +76,14 @@ def test_hash_functions_agree_with_cached_properties(reference: ButterflyConfig)
     assert reference.cluster_hash == cluster_hash(reference.model)
     assert reference.full_hash == full_hash(reference.model)
     assert len(reference.cluster_hash) == 64
+
+
+def test_the_cluster_document_hashes_to_the_cluster_hash(reference: ButterflyConfig) -> None:
+    fresh = reference.with_values({"network.compression.level": 2})
+    document = fresh.cluster_document()  # keeps the hash it implies
+    assert document == canonical_bytes(fresh.model, cluster_only=True)
+    assert fresh.cluster_hash == cluster_hash(fresh.model) == digest(document)
+    assert fresh.full_hash == full_hash(fresh.model)
 
 
 def test_canonical_bytes_are_sorted_compact_utf8(reference: ButterflyConfig) -> None:

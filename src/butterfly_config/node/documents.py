@@ -46,7 +46,7 @@ def static_cluster_paths() -> frozenset[str]:
 
 def document_of(config: ButterflyConfig) -> bytes:
     """The cluster document of a configuration (what consensus agrees on)."""
-    return canonical_bytes(config.model, cluster_only=True)
+    return config.cluster_document()
 
 
 def document_hash(document: bytes) -> str:
@@ -84,10 +84,21 @@ def _cluster_values(document: bytes) -> dict[str, Any]:
     return values
 
 
+@cache
+def _cluster_sections() -> frozenset[str]:
+    """Every table that holds cluster options ("network", "network.compression", ...)."""
+    sections: set[str] = set()
+    for path in cluster_paths():
+        parts = path.split(".")
+        sections.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(sections)
+
+
 def _unknown_paths(document: bytes) -> list[str]:
     """Keys of a document that are not cluster-scope options."""
     tree = orjson.loads(document)
-    allowed = set(cluster_paths())
+    allowed = frozenset(cluster_paths())
+    sections = _cluster_sections()
     found: list[str] = []
 
     def walk(node: Any, base: str) -> None:
@@ -95,7 +106,7 @@ def _unknown_paths(document: bytes) -> list[str]:
             path = f"{base}.{key}" if base else str(key)
             if path in allowed:
                 continue
-            if isinstance(value, dict) and any(p.startswith(path + ".") for p in allowed):
+            if isinstance(value, dict) and path in sections:
                 walk(value, path)
             else:
                 found.append(path)
@@ -142,13 +153,42 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
         )
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
+    base, values = _neutral_start(head_document, proposed)
     try:
-        candidate = _neutral_base().with_values(proposed)
+        candidate = base.with_values(values)
     except ConfigError as exc:
         return _summary(exc.errors)
     if canonical_bytes(candidate.model, cluster_only=True) != document:
         return "the document is not in canonical form"
+    _remember_neutral(document, candidate)
     return None
+
+
+# Neutral builds of documents that passed the check, newest last. A proposal is
+# checked against the head it follows, and that head was itself checked as a
+# proposal a moment ago: starting from its build, only the options that differ
+# are laid on. The result is the same configuration as a build from defaults.
+_NEUTRAL_BUILDS: dict[bytes, ButterflyConfig] = {}
+_NEUTRAL_BUILDS_KEPT = 4
+
+
+def _remember_neutral(document: bytes, build: ButterflyConfig) -> None:
+    _NEUTRAL_BUILDS.pop(document, None)
+    _NEUTRAL_BUILDS[document] = build
+    while len(_NEUTRAL_BUILDS) > _NEUTRAL_BUILDS_KEPT:
+        del _NEUTRAL_BUILDS[next(iter(_NEUTRAL_BUILDS))]
+
+
+def _neutral_start(
+    head_document: bytes | None, proposed: dict[str, Any]
+) -> tuple[ButterflyConfig, dict[str, Any]]:
+    """Where a neutral build of `proposed` starts, and the values it still has to lay on."""
+    head_build = _NEUTRAL_BUILDS.get(head_document) if head_document is not None else None
+    if head_build is None or head_document is None:
+        return _neutral_base(), proposed
+    head = _cluster_values(head_document)
+    return head_build, {path: value for path, value in proposed.items()
+                        if not _same_value(head[path], value)}
 
 
 def _jsonish(value: Any) -> Any:

@@ -10,6 +10,7 @@ Python check with a message written for operators.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 import re
@@ -109,8 +110,12 @@ _IPV6 = r"\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\]"
 ADDRESS_PATTERN = rf"(?:{_IPV6}|{_HOSTNAME}):{_PORT}"
 
 
+@functools.lru_cache(maxsize=1024)
 def _address_host_ok(value: str) -> bool:
-    """Numeric hosts must be real IPv4 / IPv6 addresses, not just digits and dots."""
+    """Numeric hosts must be real IPv4 / IPv6 addresses, not just digits and dots.
+
+    Cached: every build of a node's configuration checks the same member addresses.
+    """
     host = value.rsplit(":", 1)[0]
     try:
         if host.startswith("["):
