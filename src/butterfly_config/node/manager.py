@@ -328,7 +328,8 @@ class ConfigManager:
             document = documents.document_of(candidate)
             if not plan.local:
                 self._remember(document, self._revision + 1, candidate)
-            result = await self._propose(document, identity, action, tuple(sorted(plan.cluster)))
+            result = await self._propose(document, identity, action, tuple(sorted(plan.cluster)),
+                                         built_here=True)
         if plan.local:
             result = self._apply_local(plan.local, identity, action)
         assert result is not None
@@ -360,21 +361,37 @@ class ConfigManager:
         identity: Identity,
         action: Action,
         changed: tuple[str, ...] = (),
+        *,
+        built_here: bool = False,
     ) -> UpdateResult:
+        """Agree on `document` with the cluster.
+
+        `built_here`: the document was encoded from a configuration this node has
+        just built and validated (an update), so its deterministic check against
+        defaults is left to the coordinator, which refuses what fails it (HTTP
+        400 here). This node runs the same check once the request is on its way,
+        while the coordinator works on it: its own check of the PROPOSE then finds
+        the answer ready. Other documents (a rollback target) are checked first.
+        """
         if self._driver is None:
             raise UpdateRefused(503, "the node is not connected to its cluster yet")
         if self._update_lock.locked():
             raise UpdateRefused(409, "another update is in progress on this node; retry shortly")
-        reason = documents.check_cluster_document(document, self._head_document)
-        if reason is not None:
-            status = 409 if "requires restart" in reason else 400
-            raise UpdateRefused(status, reason)
+        head = self._head_document
+        if not built_here:
+            reason = documents.check_cluster_document(document, head)
+            if reason is not None:
+                status = 409 if "requires restart" in reason else 400
+                raise UpdateRefused(status, reason)
         async with self._update_lock:
             started = time.monotonic()
             self._commit_audits[document] = AuditNote(
                 identity.subject, action, "committed", {"paths": list(changed)})
             try:
                 future = self._driver.propose(document, initiator=identity.subject, action=action)
+                if built_here:  # after the request's frame is written (callbacks run in order)
+                    asyncio.get_running_loop().call_soon(
+                        documents.check_cluster_document, document, head)
                 try:
                     outcome = await asyncio.wait_for(asyncio.shield(future),
                                                      self.decision_timeout_s)
@@ -534,7 +551,9 @@ class ConfigManager:
         self._swap(new)
         self.metrics_hook("phase", ("apply", time.monotonic() - apply_started))
         changed = ", ".join(c.path for c in changed_leaves(previous, entry.document))
-        log.info("applied revision %d (%s): %s", entry.revision, new.cluster_hash[:12],
+        # the agreed document's hash: this node's own hash of it is computed when asked
+        # for (status, heartbeats), not on the path of every commit
+        log.info("applied revision %d (%s): %s", entry.revision, entry.doc_hash[:12],
                  changed or "no option changed")
         self.subscribers.notify(old, new)
 
