@@ -177,7 +177,8 @@ class ButterflyClient:
     def watch(self, after: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
         """Block until a revision > `after` is committed, or `timeout` seconds pass.
 
-        Returns `{revision, cluster_hash, changed}`; `changed` is false on timeout.
+        Returns `{revision, cluster_hash, changed, applied_at}`; `changed` is false on
+        timeout; `applied_at` is the Unix time this node applied `revision`.
         """
         params: dict[str, Any] = {"timeout": timeout}
         if after is not None:

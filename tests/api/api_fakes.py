@@ -100,6 +100,7 @@ class FakeConfigService:
         for path in self._secret_paths:
             self._leaves[path] = secret
         self._revision = 0
+        self._applied_at = time.time()
         self._history: list[dict[str, Any]] = []
         self._local_history: list[dict[str, Any]] = []
         self._record("update", "boot", [], {}, revision=0)
@@ -126,6 +127,10 @@ class FakeConfigService:
     @property
     def cluster_hash(self) -> str:
         return self._hash_of(self._leaves)
+
+    @property
+    def applied_at(self) -> float:
+        return self._applied_at
 
     def current_document(self) -> dict[str, Any]:
         leaves = {p: v for p, v in self._leaves.items() if v is not None}
@@ -282,12 +287,13 @@ class FakeConfigService:
             scope: Literal["cluster", "local"] = "local"
         elif changed or action == "rollback":
             self._revision += 1
+            self._applied_at = time.time()
             self._record(action, identity.subject, changed, old, revision=self._revision)
             scope = "cluster"
         else:
             scope = "cluster"
         return UpdateResult(revision=self._revision, version=str(self._revision),
-                            cluster_hash=self.cluster_hash, applied_at=time.time(),
+                            cluster_hash=self.cluster_hash, applied_at=self._applied_at,
                             rollback_available=self._revision > 0, scope=scope,
                             changed_paths=tuple(changed))
 

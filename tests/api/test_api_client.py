@@ -84,8 +84,10 @@ def test_health(client: ButterflyClient, service: FakeConfigService) -> None:
 
 
 def test_watch_wakes_on_commit(client: ButterflyClient, server: ThreadedServer) -> None:
-    assert client.watch(after=0, timeout=0.1) == {
-        "revision": 0, "cluster_hash": client.get()[2].strip('"'), "changed": False}
+    unchanged = client.watch(after=0, timeout=0.1)
+    assert unchanged == {"revision": 0, "cluster_hash": client.get()[2].strip('"'),
+                         "changed": False, "applied_at": unchanged["applied_at"]}
+    assert isinstance(unchanged["applied_at"], float)
 
     def commit_later() -> None:
         time.sleep(0.2)

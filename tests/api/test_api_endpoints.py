@@ -293,12 +293,14 @@ def test_watch_returns_when_a_newer_revision_commits(client: TestClient,
 
     thread = threading.Thread(target=later)
     thread.start()
-    started = time.monotonic()
+    started, asked = time.monotonic(), time.time()
     response = client.get(f"{CONFIG}/watch", params={"after": 0, "timeout": 10})
     thread.join()
     assert time.monotonic() - started < 5
     assert response.json() == {"revision": 1, "cluster_hash": service.cluster_hash,
-                               "changed": True}
+                               "changed": True, "applied_at": service.applied_at}
+    # when this node applied the revision: during the wait, not when the answer was sent
+    assert asked + 0.15 < service.applied_at < time.time()
     # An old `after` returns at once.
     assert client.get(f"{CONFIG}/watch", params={"after": 0, "timeout": 10}
                       ).json()["changed"] is True

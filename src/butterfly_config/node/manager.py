@@ -173,6 +173,10 @@ class ConfigManager:
         return self._current.cluster_hash
 
     @property
+    def applied_at(self) -> float:
+        return self._applied_at
+
+    @property
     def head_document(self) -> bytes:
         return self._head_document
 

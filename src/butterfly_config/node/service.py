@@ -120,6 +120,11 @@ class ConfigService(Protocol):
     @property
     def cluster_hash(self) -> str: ...
 
+    @property
+    def applied_at(self) -> float:
+        """Unix time this node applied its current revision."""
+        ...
+
     async def update_document(
         self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
     ) -> UpdateResult:

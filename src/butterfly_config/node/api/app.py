@@ -249,7 +249,7 @@ def create_app(
             return Response(status_code=204)  # nobody is listening any more
         return json_response(
             {"revision": revision, "cluster_hash": service.cluster_hash,
-             "changed": revision > baseline},
+             "changed": revision > baseline, "applied_at": service.applied_at},
             headers={"X-Config-Revision": str(revision)},
         )
 

@@ -58,6 +58,7 @@ class WatchResponse(BaseModel):
     revision: int
     cluster_hash: str
     changed: bool = Field(description="false when the wait timed out without a new revision")
+    applied_at: float = Field(description="Unix time this node applied `revision`")
 
 
 class Divergence(BaseModel):
