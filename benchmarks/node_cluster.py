@@ -3,8 +3,9 @@
 For each cluster size: start a dev cluster, send sequential consensus updates
 (client request -> 200, i.e. committed and applied by a quorum), and after
 each one ask every node when it applied the new revision (watch's
-`applied_at`, on the clock the request was sent by: -> applied everywhere). The floor is a 3-node etcd cluster's put of the same 40 KB
-document in the same run, when etcd can be installed here.
+`applied_at`, on the clock the request was sent by: -> applied everywhere).
+The floor is a 3-node etcd cluster's put of the same 40 KB document in the
+same run, when etcd can be installed here.
 """
 
 from __future__ import annotations

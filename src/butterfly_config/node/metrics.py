@@ -8,8 +8,12 @@ methods below; the HTTP API serves `render()` at /metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 # Consensus phases take milliseconds on a LAN and up to the agreement timeouts
 # (seconds) when members are slow, so the buckets span both.
@@ -125,6 +129,30 @@ class NodeMetrics:
     def inc_auth_failure(self, reason: str) -> None:
         self.auth_failures.labels(reason=reason).inc()
 
+    def export_peer_transport(self, counters: Callable[[], Mapping[str, int]]) -> None:
+        """Serve the peer transport's counters (the ones `cluster status` shows) as
+        `butterfly_config_peer_transport_total{event}`, read when scraped."""
+        self.registry.register(_PeerTransportCollector(counters))
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this node's metrics and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _PeerTransportCollector(Collector):
+    """Reads the transport's own counters at scrape time: nothing is counted twice."""
+
+    def __init__(self, counters: Callable[[], Mapping[str, int]]) -> None:
+        self._counters = counters
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "butterfly_config_peer_transport",
+            "Peer transport events since start: frames sent (written) and received, send "
+            "failures, messages dropped (queue full, peer blocked), frames refused (too "
+            "large, malformed), streams opened.",
+            labels=["event"],
+        )
+        for event, count in sorted(self._counters().items()):
+            family.add_metric([event], count)
+        yield family

@@ -349,6 +349,7 @@ class NodeRuntime:
             client_ssl=self.tls[2],
             test_hooks=self.test_hooks,
         )
+        self.metrics.export_peer_transport(self.transport.counters)
         self.driver = ConsensusDriver(
             replica=self.replica,
             persist=self._persist,

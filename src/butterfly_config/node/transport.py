@@ -177,6 +177,10 @@ class PeerTransport:
         """The largest stream frame: a message of `max_body_bytes` and its kind byte."""
         return self.max_body_bytes + 1
 
+    def counters(self) -> dict[str, int]:
+        """The counters since start, by name (for metrics)."""
+        return asdict(self.stats)
+
     def status(self) -> dict[str, object]:
         """Counters since start, and how each peer is reached now (for cluster status)."""
         now = time.monotonic()
@@ -189,7 +193,7 @@ class PeerTransport:
             return "requests" if now < peer.requests_until else "none"
 
         return {
-            **asdict(self.stats),
+            **self.counters(),
             "links": {peer_id: link(peer) for peer_id, peer in sorted(self._peers.items())},
         }
 
