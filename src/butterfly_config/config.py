@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from butterfly_config.canonical import canonical_bytes, canonical_document, digest, hashes
 from butterfly_config.errors import ConfigIssue, ValidationFailed
+from butterfly_config.paths import resolve_path
 from butterfly_config.redact import redact_text
 from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
@@ -239,6 +240,16 @@ class ButterflyConfig:
             origins = self.origins
             self._located = tuple(locate(w, origins, finder) for w in self._raw_warnings)
         return self._located
+
+    def resolve_path(self, raw: str) -> str:
+        """A path option as the node opens it: `~` expanded, relative paths from the
+        directory of the first configuration file (`paths.resolve_path`)."""
+        return resolve_path(raw, self._settings.base_dir)
+
+    @property
+    def data_dir(self) -> str:
+        """`node.data_dir` as the node opens it (see `resolve_path`)."""
+        return self.resolve_path(str(self._model.node.data_dir))
 
     def get_value(self, path: str) -> Any:
         """The value of a leaf, or the section model of a table; KeyError for unknown paths."""

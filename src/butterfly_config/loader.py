@@ -14,6 +14,7 @@ from typing import Any
 
 from butterfly_config.config import ButterflyConfig, LoadSettings, build_config
 from butterfly_config.merge import merge_layers
+from butterfly_config.paths import resolve_path
 from butterfly_config.schema import registry
 from butterfly_config.sources.env import DEFAULT_PREFIX, env_layer
 from butterfly_config.sources.generated import generated_node_id
@@ -140,9 +141,9 @@ class ConfigLoader:
         texts: dict[str, str] = {}
         layers = self.layers(texts)
         values, origins = merge_layers(layers)
-        _fill_node_id(values, origins)
-        issues = [issue for layer in layers for issue in layer.issues]
         base_dir = str(Path(self._files[0]).parent) if self._files else None
+        _fill_node_id(values, origins, base_dir)
+        issues = [issue for layer in layers for issue in layer.issues]
         settings = LoadSettings(
             base_dir=base_dir,
             check_paths=self._check_paths,
@@ -152,7 +153,9 @@ class ConfigLoader:
         return build_config(values, origins, issues, settings, LineFinder(texts))
 
 
-def _fill_node_id(values: dict[str, Any], origins: dict[str, Source]) -> None:
+def _fill_node_id(
+    values: dict[str, Any], origins: dict[str, Source], base_dir: str | None
+) -> None:
     """Generate `node.node_id` when no source set it (stable per data_dir)."""
     node = values.get("node", {})
     if not isinstance(node, dict):
@@ -160,9 +163,9 @@ def _fill_node_id(values: dict[str, Any], origins: dict[str, Source]) -> None:
     if node.get("node_id") is not None:
         return
     data_dir = node.get("data_dir")
-    node_id, source = generated_node_id(
-        data_dir if isinstance(data_dir, str) and data_dir else _DEFAULT_DATA_DIR
-    )
+    node_id, source = generated_node_id(resolve_path(
+        data_dir if isinstance(data_dir, str) and data_dir else _DEFAULT_DATA_DIR, base_dir
+    ))
     values["node"] = {**node, "node_id": node_id}  # the merge result's tables may be shared
     origins["node.node_id"] = source
 

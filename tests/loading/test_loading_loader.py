@@ -83,6 +83,25 @@ def test_persisted_node_id_wins(tmp_path: Path) -> None:
     assert config.provenance("node.node_id") == Source("generated", str(data / "node_id"))
 
 
+def test_a_relative_data_dir_starts_at_the_config_file_not_the_working_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "etc"
+    home.mkdir()
+    (home / "state").mkdir()
+    (home / "state" / "node_id").write_text("node-kept\n")
+    main = write(home / "m.toml", "[node]\ndata_dir = 'state'\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # as a service manager starting the node in /
+    config = ConfigLoader().add_file(main).set_environ({}).load()
+    assert config.data_dir == str(home / "state")
+    assert config.get_value("node.node_id") == "node-kept"
+    assert config.get_value("node.data_dir") == "state"  # the option keeps what was written
+    assert config.resolve_path("/abs/path") == "/abs/path"
+    monkeypatch.setenv("HOME", str(tmp_path / "someone"))
+    assert config.resolve_path("~/keys/a.pem") == str(tmp_path / "someone" / "keys" / "a.pem")
+
+
 def test_every_issue_is_reported_together(tmp_path: Path) -> None:
     main = write(tmp_path / "m.toml", "[network]\nprotocol = 'carrier-pigeon'\nbogus = 1\n"
                  "[network.connection]\nmax_connections = 'many'\n")

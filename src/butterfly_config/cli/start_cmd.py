@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_from_args(args)
     for warning in config.warnings:
         print(warning.render(), file=sys.stderr)
-    apply_logging(log_settings(config.model))
-    _remember_node_id(config.model.node.data_dir, str(config.model.node.node_id))
+    apply_logging(log_settings(config))
+    _remember_node_id(config.data_dir, str(config.model.node.node_id))
     runtime = NodeRuntime(
         base=config,
         reload=lambda: load_from_args(args),
@@ -61,9 +61,9 @@ async def _serve(runtime: object) -> int:
         raise UsageError(f"the node could not start: {exc}") from exc
 
 
-def _remember_node_id(data_dir: object, node_id: str) -> None:
+def _remember_node_id(data_dir: str, node_id: str) -> None:
     """Keep a generated node id stable across restarts (the loader reads this file)."""
-    path = Path(str(data_dir)) / "node_id"
+    path = Path(data_dir) / "node_id"
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ WriteFn = Callable[[ButterflyConfig, int], None]
 def write_config_mirror(config: ButterflyConfig, revision: int) -> None:
     try:
         write_mirror(
-            mirror_path(str(config.model.node.data_dir)),
+            mirror_path(config.data_dir),
             revision,
             config.cluster_hash,
             config.to_toml(),

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from butterfly_config import paths
 from butterfly_config.canonical import digest
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.certificates import Verifier
@@ -78,13 +79,14 @@ GENESIS_REQUEST = "genesis"
 GENESIS_PATH = "/peer/v1/genesis"
 
 
-def log_settings(model: ConfigModel) -> LogSettings:
+def log_settings(config: ButterflyConfig) -> LogSettings:
+    model = config.model
     logging_ = model.observability.logging
     return LogSettings(
         level=logging_.level,
         format=logging_.format,
         output=logging_.output,
-        file_path=str(logging_.file_path) if logging_.file_path else None,
+        file_path=config.resolve_path(str(logging_.file_path)) if logging_.file_path else None,
         include_source_location=logging_.include_source_location,
         filters=dict(logging_.filters),
         node_id=str(model.node.node_id or ""),
@@ -93,9 +95,8 @@ def log_settings(model: ConfigModel) -> LogSettings:
 
 # -- keys and members -----------------------------------------------------------------
 def resolve_path(value: object, base_dir: str | None) -> Path:
-    """A path option as validation reads it: relative paths start at the config file's dir."""
-    path = Path(str(value))
-    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+    """A path option as validation reads it (`paths.resolve_path`)."""
+    return Path(paths.resolve_path(str(value), base_dir))
 
 
 def load_signer(model: ConfigModel, standalone: bool, base_dir: str | None = None) -> Signer:
@@ -246,8 +247,7 @@ def genesis_entry(cluster: str, document: bytes) -> Entry:
 
 
 def open_store(base: ButterflyConfig, cluster: str) -> HistoryStore:
-    data_dir = str(base.model.node.data_dir)
-    return HistoryStore.open(data_dir, digest_fn=_store_digest(cluster),
+    return HistoryStore.open(base.data_dir, digest_fn=_store_digest(cluster),
                              genesis_parent=GENESIS_PARENT)
 
 
@@ -456,7 +456,7 @@ class NodeRuntime:
     def _local_changed(self, old: ButterflyConfig, new: ButterflyConfig) -> None:
         self.liveness.configure(new.model.byzantine.failure_detection)
         if old.model.observability.logging != new.model.observability.logging:
-            apply_logging(log_settings(new.model))
+            apply_logging(log_settings(new))
             log.info("logging settings changed (level %s)", new.model.observability.logging.level)
 
     def _event(self, event: Event) -> None:

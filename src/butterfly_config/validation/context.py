@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from butterfly_config.errors import Severity, UsageError
 from butterfly_config.gpu import machine_gpu_count
+from butterfly_config.paths import resolve_path
 
 if TYPE_CHECKING:
     from butterfly_config.schema.root import ConfigModel
@@ -72,12 +73,5 @@ class ValidationContext:
         return machine_gpu_count()
 
     def resolve_path(self, raw: str) -> str:
-        """`raw` as the node will open it: `~` expanded, relative to `base_dir`.
-
-        A string, not a Path: validation runs on every load and pathlib's
-        object overhead dominates a stat call.
-        """
-        path = os.path.expanduser(raw)
-        if self.base_dir is not None and not os.path.isabs(path):
-            return os.path.join(self.base_dir, path)
-        return path
+        """`raw` as the node will open it (`paths.resolve_path` from `base_dir`)."""
+        return resolve_path(raw, str(self.base_dir) if self.base_dir is not None else None)
