@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from reload_helpers import Node, node_file, running_node, wait_until
 
+from butterfly_config.config import ButterflyConfig
+from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.reload import HotReloader
 from butterfly_config.node.service import Identity, PatchOperation
+from butterfly_config.node.watcher import config_files
 from butterfly_config.sources.toml_edit import set_options
 
 ADMIN = Identity("admin")
@@ -327,3 +331,28 @@ def test_node_helper_builds_a_standalone_node(tmp_path: Path) -> None:
     finally:
         node.manager.close()
         node.runtime.store.close()
+
+
+def test_an_env_file_edit_is_applied_like_a_file_edit(tmp_path: Path) -> None:
+    path = node_file(tmp_path)
+    env = tmp_path / "node.env"
+    env.write_text("BUTTERFLY_SCHEDULING_QUEUES_MAX_QUEUE_DEPTH=300\n", encoding="utf-8")
+
+    def load() -> ButterflyConfig:
+        return ConfigLoader().add_file(path).add_env_file(env).set_environ({}).load()
+
+    async def body() -> None:
+        async with running_node(path) as node:
+            reloader = HotReloader(node.manager, load, [path], node.runtime.base,
+                                   env_files=[env], settle_s=0.01)
+            assert await reloader.check() is not None
+            assert node.value("scheduling.queues.max_queue_depth") == 300
+            assert str(env) in config_files([path], [env]).names
+            env.write_text("BUTTERFLY_SCHEDULING_QUEUES_MAX_QUEUE_DEPTH=400\n", encoding="utf-8")
+            outcome = await reloader.check()
+            assert outcome is not None
+            assert outcome.applied_local == ("scheduling.queues.max_queue_depth",)
+            assert node.value("scheduling.queues.max_queue_depth") == 400
+            assert await reloader.check() is None  # same bytes: nothing to do
+
+    run(body)

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         base=config,
         reload=lambda: load_from_args(args),
         config_paths=[Path(p) for p in args.config],
+        env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
     )
     runtime.build()
     # Everything built so far (schema, models, keys, history) lives as long as the

@@ -147,12 +147,15 @@ class HotReloader:
         config_paths: Sequence[str | os.PathLike[str]],
         initial: ButterflyConfig,
         *,
+        env_files: Sequence[str | os.PathLike[str]] = (),
         settle_s: float = SETTLE_S,
         watcher: FileWatcher | None = None,
     ) -> None:
         self._manager = manager
         self._load = load
         self._paths = [os.fspath(p) for p in config_paths]
+        # --env-file files: watched like the TOML files, read by `load` as KEY=VALUE
+        self._env_files = [os.fspath(p) for p in env_files]
         self._view = initial
         self._settle_s = settle_s
         self._files: ConfigFiles | None = None
@@ -167,7 +170,7 @@ class HotReloader:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until `stop` is set; an edit made while the node started is picked up too."""
-        self._files = config_files(self._paths)
+        self._files = config_files(self._paths, self._env_files)
         self.watcher.watch(self._files.names)
         watching = asyncio.create_task(self.watcher.run(stop), name="reload-watch")
         try:
@@ -207,14 +210,14 @@ class HotReloader:
         Files that are missing, just emptied or not valid TOML get a moment to
         settle first, so a save caught half-way is not reported as an error.
         """
-        files = await asyncio.to_thread(config_files, self._paths)
+        files = await asyncio.to_thread(config_files, self._paths, self._env_files)
         for _ in range(SETTLE_ROUNDS):
             if files.digest == self._seen:
                 return None
             if self._settled(files):
                 return files
             await asyncio.sleep(self._settle_s)
-            again = await asyncio.to_thread(config_files, self._paths)
+            again = await asyncio.to_thread(config_files, self._paths, self._env_files)
             if again.digest == files.digest:
                 return files
             files = again
@@ -226,6 +229,8 @@ class HotReloader:
         for name, data in zip(files.names, files.contents, strict=True):
             if data is None or (data == b"" and had.get(name) != b""):
                 return False
+            if name in self._env_files:
+                continue  # KEY=VALUE lines, not TOML
             try:
                 tomllib.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, tomllib.TOMLDecodeError):

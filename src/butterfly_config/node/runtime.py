@@ -301,6 +301,7 @@ class NodeRuntime:
     base: ButterflyConfig
     reload: Callable[[], ButterflyConfig] | None = None
     config_paths: list[Path] = field(default_factory=list)
+    env_files: list[Path] = field(default_factory=list)  # --env-file: watched for edits too
     test_hooks: bool = field(default_factory=lambda: os.environ.get("BUTTERFLY_TEST_HOOKS") == "1")
 
     def __post_init__(self) -> None:
@@ -695,7 +696,8 @@ class NodeRuntime:
             if self.reload is not None and self.config_paths:
                 from butterfly_config.node.reload import HotReloader
 
-                reloader = HotReloader(self.manager, self.reload, self.config_paths, self.base)
+                reloader = HotReloader(self.manager, self.reload, self.config_paths, self.base,
+                                       env_files=self.env_files)
                 tasks.append(asyncio.create_task(reloader.run(stop), name="hot-reload"))
             log.info("node %s serving: api %s, peers %s, revision %d", self.node_id,
                      model.network.api_addr, model.network.listen_addr, self.manager.revision)

@@ -91,8 +91,12 @@ def _includes(data: bytes) -> list[str]:
     return [f for f in files if isinstance(f, str) and f]
 
 
-def config_files(paths: Sequence[str | os.PathLike[str]]) -> ConfigFiles:
-    """Every file the loader reads for `paths`, depth first, with its bytes.
+def config_files(
+    paths: Sequence[str | os.PathLike[str]],
+    env_files: Sequence[str | os.PathLike[str]] = (),
+) -> ConfigFiles:
+    """Every file the loader reads for `paths`, depth first, then `env_files`
+    (`--env-file`, KEY=VALUE lines: no includes), each with its bytes.
 
     Include paths resolve as the loader resolves them (relative to the file
     that names them). A missing or broken file is still listed, so that its
@@ -118,6 +122,12 @@ def config_files(paths: Sequence[str | os.PathLike[str]]) -> ConfigFiles:
 
     for path in paths:
         visit(os.fspath(path))
+    for path in env_files:
+        name = os.fspath(path)
+        if os.path.realpath(name) not in seen:
+            seen.add(os.path.realpath(name))
+            names.append(name)
+            contents.append(_read(name))
     return ConfigFiles(tuple(names), tuple(contents))
 
 
