@@ -11,6 +11,7 @@ from butterfly_config.consensus.crypto import sign_message
 from butterfly_config.consensus.messages import (
     Abort,
     CommitRequest,
+    NewView,
     PrepareOk,
     PrepareReject,
     Propose,
@@ -271,3 +272,30 @@ def test_finalize_without_a_valid_commit_certificate_is_not_applied() -> None:
     h.replicas["n2"].step(real)
     h.collect("n2")
     assert h.replicas["n2"].head.entry.document == b"doc-1"
+
+
+def test_a_late_report_gets_a_new_view_its_reports_justify() -> None:
+    """A coordinator re-sends the NEW_VIEW of its last established ballot to a member
+    that reports late. After an ABORT it is already in the next attempt while that
+    attempt's reports come in; the re-sent NEW_VIEW once named that attempt with the
+    older reports, an invalid message, so honest members found evidence against an
+    honest coordinator (the simulator's "no false evidence" invariant, seed 400001)."""
+    h = Harness(make_params(4))
+    h.propose("n1", "r1", b"doc veto:n2")
+    h.run()  # aborted; (0, 1) established by a NEW_VIEW with its reports
+    assert {r.ballot for r in h.replicas.values()} == {(0, 1)}
+    late = next(m for s, _, m in h.sent_of(ViewChange)
+                if s == "n3" and m.ballot == (0, 1))  # type: ignore[attr-defined]
+
+    # the second veto opens (0, 2); its reports do not reach the coordinator yet
+    h.drop = lambda s, to, m: isinstance(m, ViewChange) and to == "n0" and m.ballot == (0, 2)
+    h.propose("n3", "r2", b"doc-2 veto:n2")
+    h.run()
+    assert h.replicas["n0"].ballot == (0, 2)
+    h.drop = None
+    before = len(h.sent_of(NewView))
+    h.inject("n3", "n0", late)
+    h.run()
+    resent = [m for s, to, m in h.sent_of(NewView)[before:] if to == "n3"]
+    assert resent and all(m.ballot == (0, 1) for m in resent)  # type: ignore[attr-defined]
+    assert not [e for e in evidence(h, "n3") if e[0] == "n0"]

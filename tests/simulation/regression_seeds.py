@@ -39,4 +39,12 @@ REGRESSION_SEEDS: tuple[FailedSeed, ...] = (
     ),
     # A member vetoing everything slowed the cluster past the 30 s liveness bound.
     FailedSeed(4, 1, "reject_all", "hostile", 14, "liveness: vetoes outlasted the bound"),
+    # After an ABORT the coordinator re-sent a late reporter the NEW_VIEW of its previous
+    # attempt under the new attempt's ballot: invalid, so honest members found
+    # bad_justification evidence against an honest coordinator ("no false evidence").
+    *(
+        FailedSeed(4, 1, "reject_all", "hostile", seed, "no false evidence: re-sent NEW_VIEW")
+        for seed in (400001, 400012, 400016)
+    ),
+    FailedSeed(4, 1, "wrong_hash", "hostile", 400016, "no false evidence: re-sent NEW_VIEW"),
 )

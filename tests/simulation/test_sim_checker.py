@@ -143,3 +143,16 @@ def test_restarting_on_another_head_is_a_chain_violation(world: World) -> None:
     checker.applied("n1", _decided(world, entry))
     checker.replica_started("n1", world.genesis.entry)  # lost its applied revision
     assert [v.invariant for v in checker.violations] == ["chain"]
+
+
+def test_critical_evidence_against_an_honest_member_is_false_evidence(world: World) -> None:
+    checker = _checker(world)
+    checker.evidence_found("n2", "n3", "unverifiable_veto", "vetoed: busy", critical=False,
+                           accused_honest=True)  # a veto's small cost: honest members veto
+    checker.evidence_found("n2", "n1", "equivocation", "two digests", critical=True,
+                           accused_honest=False)  # against a liar: as it should be
+    assert checker.violations == []
+    checker.evidence_found("n2", "n0", "bad_justification", "NEW_VIEW with invalid reports",
+                           critical=True, accused_honest=True)
+    assert [v.invariant for v in checker.violations] == ["no false evidence"]
+    assert "bad_justification against honest n0" in checker.violations[0].message

@@ -444,7 +444,7 @@ class Replica:
     # ================================================================ evidence
 
     def _evidence(self, member: str, kind: str, detail: str, critical: bool = True) -> None:
-        self._events.append(EvidenceFound(member, kind, detail))
+        self._events.append(EvidenceFound(member, kind, detail, critical))
         if self._reputation.penalize(member, critical):
             self._reputation_changed(member)
 
@@ -1268,9 +1268,16 @@ class Replica:
         self._try_start()
 
     def _resend_new_view(self, member: str) -> None:
+        """The NEW_VIEW of the last ballot this coordinator established, for a member
+        that missed it. Its ballot is the reports' ballot, not the current one: after
+        an ABORT the coordinator is already in the next attempt while it gathers that
+        attempt's reports, and a NEW_VIEW naming it with the older reports would be
+        invalid, i.e. evidence against an honest coordinator (found by the simulator's
+        "no false evidence" invariant)."""
         reports = self._ballot_reports
         if reports:
-            new_view = NewView(*self._header(self.head_revision + 1), reports=reports)
+            new_view = NewView(*self._header(self.head_revision + 1, reports[0].ballot),
+                               reports=reports)
             self._send(member, self._sign(new_view))
 
     def _on_new_view(self, message: NewView) -> None:

@@ -170,6 +170,10 @@ class EvidenceFound:
     member: str
     kind: str
     detail: str
+    critical: bool = True
+    """False only for a veto's small cost (`unverifiable_veto`): honest members veto
+    too, and nobody can check a veto. Critical evidence against an honest member is
+    a bug (the simulator's "no false evidence" invariant)."""
 
 
 @dataclass(frozen=True, slots=True)

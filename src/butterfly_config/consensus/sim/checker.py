@@ -13,7 +13,9 @@ Invariants:
 - chain: each replica applies revisions 1, 2, 3... in order, each entry's parent
   digest being the digest of the entry applied before it;
 - single vote: no honest replica signs two digests for one (ballot, revision)
-  and vote kind, across restarts too (the record outlives the replica).
+  and vote kind, across restarts too (the record outlives the replica);
+- no false evidence: no honest replica finds critical evidence against an
+  honest member (reputation penalties would isolate it).
 """
 
 from __future__ import annotations
@@ -176,6 +178,15 @@ class InvariantChecker:
         if len(signers) < needed:
             return f"{len(signers)} distinct signers, {needed} needed"
         return None
+
+    def evidence_found(
+        self, node: str, accused: str, kind: str, detail: str, *, critical: bool,
+        accused_honest: bool,
+    ) -> None:
+        """No false evidence: an honest replica never finds critical evidence against an
+        honest member (only a veto's small, non-critical cost may land on one)."""
+        if critical and accused_honest:
+            self._fail("no false evidence", node, f"{kind} against honest {accused}: {detail}")
 
     # -- results -------------------------------------------------------------------
     def _fail(self, invariant: str, node: str, message: str) -> None:

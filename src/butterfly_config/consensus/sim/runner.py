@@ -492,6 +492,9 @@ class Simulation:
             self.trace.add(now, inst.name, "view changed", event.view)
         elif isinstance(event, EvidenceFound) and inst.honest:
             self.counters.evidence[event.member] += 1
+            self.checker.evidence_found(
+                inst.name, event.member, event.kind, event.detail, critical=event.critical,
+                accused_honest=event.member not in self.byzantine)
 
     def _guard(self, inst: Instance, action: Callable[[], None], cause: object) -> None:
         """Run one replica input; an exception is a robustness violation, not a sim crash."""
