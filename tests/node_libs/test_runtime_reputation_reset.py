@@ -9,6 +9,7 @@ would be; the reset then goes manager -> runtime -> replica -> event handler.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from butterfly_config.cli.dev_cmd import create_cluster_files, plan_layout
 from butterfly_config.consensus.crypto import Signer, sign_message
 from butterfly_config.consensus.messages import Status, encode_message
+from butterfly_config.consensus.state import EvidenceFound
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.runtime import NodeRuntime, load_signer
 from butterfly_config.node.service import Identity, UpdateRefused
@@ -90,6 +92,30 @@ def test_unknown_member_is_refused_and_audited(tmp_path: Path) -> None:
             assert "not a member" in refused.value.message
             newest = runtime.store.list_audit(1)[0]
             assert (newest.action, newest.outcome) == ("reputation-reset", "refused")
+        finally:
+            runtime.manager.close()
+            runtime.store.close()
+
+    asyncio.run(body())
+
+
+def test_evidence_is_audited_and_only_critical_evidence_is_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def body() -> None:
+        runtime, node_1 = build(tmp_path)
+        try:
+            with caplog.at_level(logging.INFO, logger="butterfly"):
+                claim_other_genesis(runtime, node_1)  # divergent_head: critical
+                runtime._event(EvidenceFound("node-2", "unverifiable_veto", "vetoed: busy",
+                                             critical=False))
+            levels = {r.getMessage().split(":")[0]: r.levelno for r in caplog.records
+                      if r.getMessage().startswith("evidence against")}
+            assert levels == {"evidence against node-1": logging.WARNING,
+                              "evidence against node-2": logging.INFO}
+            audits = [(a.outcome, a.detail["member"], a.detail["critical"])
+                      for a in runtime.store.list_audit(10) if a.action == "evidence"]
+            assert sorted(audits) == [("divergent_head", "node-1", True),
+                                      ("unverifiable_veto", "node-2", False)]
         finally:
             runtime.manager.close()
             runtime.store.close()

@@ -470,9 +470,12 @@ class NodeRuntime:
             log.error("no view established after %d view changes (view %d); still trying",
                       event.attempts, event.view)
         elif isinstance(event, EvidenceFound):
-            log.warning("evidence against %s: %s (%s)", event.member, event.kind, event.detail)
+            # a veto costs its member a little reputation, but honest members veto too
+            log.log(logging.WARNING if event.critical else logging.INFO,
+                    "evidence against %s: %s (%s)", event.member, event.kind, event.detail)
             self.manager.audit("consensus", "evidence", event.kind,
-                               {"member": event.member, "detail": event.detail})
+                               {"member": event.member, "detail": event.detail,
+                                "critical": event.critical})
         elif isinstance(event, ReputationChanged):
             self.metrics.set_reputation(event.member, event.score)
             self.store.save_reputation({event.member: event.score})
