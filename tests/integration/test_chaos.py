@@ -193,3 +193,11 @@ def test_chaos_keeps_every_node_on_one_history(chaos_cluster: LocalCluster) -> N
         applied = collections.Counter(int(m) for m in APPLIED.findall(log))
         twice = sorted(r for r, count in applied.items() if count > 1)
         assert not twice, f"{node.node_id} applied revisions {twice} twice ({context})"
+
+    # every member is honest here: crashes, pauses and restarts are no misbehaviour, so
+    # none may hold critical evidence against another, nor see another diverge
+    for index in range(cluster.size):
+        accused = [(r["action"], r["outcome"], r["detail"]) for r in cluster.audit(index)
+                   if (r["action"] == "evidence" and r["detail"].get("critical", True))
+                   or r["action"] == "divergence"]
+        assert not accused, f"node-{index} accused honest members: {accused[:3]} ({context})"
