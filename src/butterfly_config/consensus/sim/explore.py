@@ -44,6 +44,7 @@ from butterfly_config.consensus.messages import (
 from butterfly_config.consensus.replica import Replica
 from butterfly_config.consensus.sim.checker import InvariantChecker
 from butterfly_config.consensus.sim.world import World, build_world, sim_hash, validate
+from butterfly_config.consensus.state import EvidenceFound
 
 TIMEOUT_STEP_MS = 60_000
 """How far a timeout move advances a member's clock: past every protocol timer."""
@@ -163,6 +164,11 @@ class Explorer:
                     out.append((o.to, o.message))
                 elif o.to == self.liar:  # the liar hears its votes at once (see module doc)
                     out += self._adversary_receives(st, o.message)
+            for event in ready.events:
+                if (isinstance(event, EvidenceFound) and event.critical
+                        and event.member in st.replicas):
+                    self._violation(f"no false evidence: {member} found {event.kind} "
+                                    f"against honest {event.member}")
             replica.advance(ready)
         return out
 
