@@ -299,3 +299,25 @@ def test_a_late_report_gets_a_new_view_its_reports_justify() -> None:
     resent = [m for s, to, m in h.sent_of(NewView)[before:] if to == "n3"]
     assert resent and all(m.ballot == (0, 1) for m in resent)  # type: ignore[attr-defined]
     assert not [e for e in evidence(h, "n3") if e[0] == "n0"]
+
+
+def test_a_late_copy_of_an_abort_is_not_answered_once_the_next_ballot_has_a_vote() -> None:
+    """The copy would ask for a report on a ballot this member already voted in: such a
+    report is invalid (its vote is not below the ballot) and was dropped unseen by the
+    coordinator (the simulator's "valid reports" invariant, seed 910024)."""
+    h = Harness(make_params(4))
+    h.propose("n1", "r1", b"doc veto:n2")
+    h.run()
+    old_abort = next(m for _, to, m in h.sent_of(Abort) if to == "n2")
+    assert old_abort.ballot == (0, 0)  # type: ignore[attr-defined]
+    # the next proposal is voted on in (0, 1) but not decided yet
+    h.drop = lambda s, to, m: isinstance(m, PrepareOk) and to == "n0"
+    h.propose("n3", "r2", b"doc-2")
+    h.run()
+    assert h.replicas["n2"].ballot == (0, 1)
+    h.drop = None
+    before = len(h.sent)
+    h.inject("n0", "n2", old_abort)
+    h.run()
+    assert [m for s, _, m in h.sent[before:] if s == "n2" and isinstance(m, ViewChange)] == []
+    assert h.replicas["n2"].ballot == (0, 1)

@@ -47,4 +47,13 @@ REGRESSION_SEEDS: tuple[FailedSeed, ...] = (
         for seed in (400001, 400012, 400016)
     ),
     FailedSeed(4, 1, "wrong_hash", "hostile", 400016, "no false evidence: re-sent NEW_VIEW"),
+    # A late copy of an ABORT made a member that had already voted in the next ballot
+    # report for that ballot again: an invalid report, dropped unseen ("valid reports").
+    *(
+        FailedSeed(4, 1, "none", "hostile", seed, "valid reports: report after a late ABORT")
+        for seed in (910024, 910030, 910037)
+    ),
+    FailedSeed(4, 1, "replay", "hostile", 910004, "valid reports: report after a late ABORT"),
+    FailedSeed(4, 1, "reject_all", "hostile", 910000,
+               "valid reports: report after a late ABORT"),
 )

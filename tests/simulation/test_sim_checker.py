@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -13,6 +14,7 @@ from butterfly_config.consensus.messages import (
     Decided,
     Entry,
     PrepareOk,
+    ViewChange,
     make_entry,
 )
 from butterfly_config.consensus.sim.checker import InvariantChecker
@@ -156,3 +158,27 @@ def test_critical_evidence_against_an_honest_member_is_false_evidence(world: Wor
                            critical=True, accused_honest=True)
     assert [v.invariant for v in checker.violations] == ["no false evidence"]
     assert "bad_justification against honest n0" in checker.violations[0].message
+
+
+def test_an_honest_report_that_cannot_justify_its_ballot_is_a_violation(world: World) -> None:
+    problems = {"good": None, "bad": "vote is not below the ballot for its revision"}
+    checker = InvariantChecker(
+        cluster=world.params.cluster_name, members=world.members, quorum=world.params.quorum,
+        keyring=world.keyring(), hash_fn=sim_hash, validate=validation_error,
+        genesis=world.genesis.entry,
+        report_check=lambda report: problems[report.head.entry.request_id],
+    )
+    good = _report(world, "good")
+    checker.signed("n1", good)
+    checker.signed("n1", good)  # a broadcast: checked once
+    assert checker.violations == []
+    checker.signed("n2", _report(world, "bad"))
+    assert [v.invariant for v in checker.violations] == ["valid reports"]
+    assert "cannot justify its ballot (0, 1)" in checker.violations[0].message
+
+
+def _report(world: World, marker: str) -> ViewChange:
+    entry = dataclasses.replace(world.genesis.entry, request_id=marker)
+    return ViewChange(world.params.cluster_name, "n1", 0, 1, 1,
+                      head=Decided(entry, None), lock=None, lock_entry=None, vote_view=-1,
+                      vote_attempt=-1, vote_fast=False, vote_entry=None)

@@ -1071,12 +1071,23 @@ class Replica:
             if kept != self._reportable:
                 self._reportable = kept
                 self._touch()
+        if self._voted_at_or_after(target):
+            # a late copy: that ballot was established here already (this member voted
+            # in it), so this is no progress, and a report for it would be invalid
+            return
         self._adopt_ballot(target, establishes=False)
         if self._abort_is_verifiable(message):
             # an ABORT with no checkable reason is not progress: a coordinator
             # that aborts everything must not keep its view forever
             self._last_progress = self._now
         self._send(message.sender, self._report(target))
+
+    def _voted_at_or_after(self, ballot: Ballot) -> bool:
+        """Whether this member voted, or locked, in `ballot` or a later one for the pending
+        revision: a report for `ballot` must show only what came before it."""
+        if self._lock is not None and self._lock.ballot >= ballot:
+            return True
+        return any((v.view, v.attempt) >= ballot for v in self._reportable)
 
     def _abort_is_verifiable(self, abort: Abort) -> bool:
         """True when the ABORT carries a correctly signed reject of its ballot."""

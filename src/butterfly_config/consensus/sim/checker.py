@@ -15,7 +15,10 @@ Invariants:
 - single vote: no honest replica signs two digests for one (ballot, revision)
   and vote kind, across restarts too (the record outlives the replica);
 - no false evidence: no honest replica finds critical evidence against an
-  honest member (reputation penalties would isolate it).
+  honest member (reputation penalties would isolate it);
+- valid reports: every VIEW_CHANGE report an honest replica sends can justify
+  the ballot it names (an invalid one is dropped unseen, and the view change
+  waits for others).
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ from butterfly_config.consensus.messages import (
     HashFn,
     PrepareOk,
     SignedMessage,
+    ViewChange,
     entry_is_consistent,
     message_type_name,
 )
 
 Validator = Callable[[bytes], str | None]
 """The validation callback: an error message, or None when the document is valid."""
+
+ReportCheck = Callable[[ViewChange], str | None]
+"""Why a VIEW_CHANGE report cannot justify the ballot it names (None if it can)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,7 @@ class InvariantChecker:
         hash_fn: HashFn,
         validate: Validator,
         genesis: Entry,
+        report_check: ReportCheck | None = None,
     ) -> None:
         self.cluster = cluster
         self.members = members
@@ -72,6 +80,8 @@ class InvariantChecker:
         self._hash = hash_fn
         self._validate = validate
         self._genesis = genesis
+        self._report_check = report_check
+        self._last_report: ViewChange | None = None
         self.violations: list[Violation] = []
         self.proposed_documents: set[bytes] = set()
         self.decided: dict[int, str] = {}
@@ -131,7 +141,14 @@ class InvariantChecker:
         self.heads[node] = entry
 
     def signed(self, node: str, message: SignedMessage) -> None:
-        """An honest replica emitted `message`: record its votes, flag double votes."""
+        """An honest replica emitted `message`: record its votes, flag double votes, and
+        check its VIEW_CHANGE reports (once per broadcast)."""
+        if isinstance(message, ViewChange) and message is not self._last_report:
+            self._last_report = message
+            problem = self._report_check(message) if self._report_check is not None else None
+            if problem is not None:
+                self._fail("valid reports", node, f"its report cannot justify its ballot "
+                                                  f"{message.ballot}: {problem}")
         if not isinstance(message, PrepareOk | CommitVote):
             return
         key = (message_type_name(message), message.sender, message.view, message.attempt,

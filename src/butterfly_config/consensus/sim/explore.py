@@ -39,9 +39,11 @@ from butterfly_config.consensus.messages import (
     PrepareCertificate,
     PrepareOk,
     Propose,
+    ViewChange,
     make_entry,
 )
 from butterfly_config.consensus.replica import Replica
+from butterfly_config.consensus.selection import report_problem
 from butterfly_config.consensus.sim.checker import InvariantChecker
 from butterfly_config.consensus.sim.world import World, build_world, sim_hash, validate
 from butterfly_config.consensus.state import EvidenceFound
@@ -119,6 +121,7 @@ class Explorer:
             genesis=self.world.genesis.entry,
         )
         self._keyring = keyring
+        self._verifier = Verifier(self.world.params, keyring, sim_hash, self.world.genesis.entry)
         self._fingerprints: dict[int, tuple[object, str]] = {}
         self.entries = {
             name: make_entry(sim_hash, self.world.params.cluster_name, 1,
@@ -160,6 +163,11 @@ class Explorer:
             for o in ready.messages:
                 if isinstance(o.message, PrepareOk | CommitVote):
                     self._on_vote(st, member, o.message)
+                elif isinstance(o.message, ViewChange):
+                    problem = report_problem(self._verifier, o.message, o.message.ballot)
+                    if problem is not None:
+                        self._violation(f"valid reports: {member}'s report cannot justify "
+                                        f"{o.message.ballot}: {problem}")
                 if o.to in st.replicas:
                     out.append((o.to, o.message))
                 elif o.to == self.liar:  # the liar hears its votes at once (see module doc)
