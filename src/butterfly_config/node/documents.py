@@ -85,20 +85,20 @@ def _cluster_values(document: bytes) -> dict[str, Any]:
 
 
 @cache
-def _cluster_sections() -> frozenset[str]:
-    """Every table that holds cluster options ("network", "network.compression", ...)."""
+def _cluster_keys() -> tuple[frozenset[str], frozenset[str]]:
+    """The cluster option paths, and every table that holds them ("network",
+    "network.compression", ...)."""
     sections: set[str] = set()
     for path in cluster_paths():
         parts = path.split(".")
         sections.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return frozenset(sections)
+    return frozenset(cluster_paths()), frozenset(sections)
 
 
 def _unknown_paths(document: bytes) -> list[str]:
     """Keys of a document that are not cluster-scope options."""
     tree = orjson.loads(document)
-    allowed = frozenset(cluster_paths())
-    sections = _cluster_sections()
+    allowed, sections = _cluster_keys()
     found: list[str] = []
 
     def walk(node: Any, base: str) -> None:
@@ -183,8 +183,7 @@ def _neutral_start(
     head_document: bytes | None, proposed: dict[str, Any]
 ) -> tuple[ButterflyConfig, dict[str, Any]]:
     """Where a neutral build of `proposed` starts, and the values it still has to lay on."""
-    head_build = _NEUTRAL_BUILDS.get(head_document) if head_document is not None else None
-    if head_build is None or head_document is None:
+    if head_document is None or (head_build := _NEUTRAL_BUILDS.get(head_document)) is None:
         return _neutral_base(), proposed
     head = _cluster_values(head_document)
     return head_build, {path: value for path, value in proposed.items()

@@ -106,7 +106,7 @@ def config_files(
     contents: list[bytes | None] = []
     seen: set[str] = set()
 
-    def visit(name: str) -> None:
+    def visit(name: str, *, toml: bool = True) -> None:
         key = os.path.realpath(name)
         if key in seen:
             return
@@ -114,7 +114,7 @@ def config_files(
         data = _read(name)
         names.append(name)
         contents.append(data)
-        if data is None:
+        if data is None or not toml:
             return
         here = os.path.dirname(name)
         for child in _includes(data):
@@ -123,11 +123,7 @@ def config_files(
     for path in paths:
         visit(os.fspath(path))
     for path in env_files:
-        name = os.fspath(path)
-        if os.path.realpath(name) not in seen:
-            seen.add(os.path.realpath(name))
-            names.append(name)
-            contents.append(_read(name))
+        visit(os.fspath(path), toml=False)
     return ConfigFiles(tuple(names), tuple(contents))
 
 
