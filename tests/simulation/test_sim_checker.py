@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
@@ -19,6 +18,7 @@ from butterfly_config.consensus.messages import (
 )
 from butterfly_config.consensus.sim.checker import InvariantChecker
 from butterfly_config.consensus.sim.world import World, build_world, sim_hash, validation_error
+from butterfly_config.consensus.state import EvidenceFound
 
 
 @pytest.fixture(scope="module")
@@ -149,36 +149,38 @@ def test_restarting_on_another_head_is_a_chain_violation(world: World) -> None:
 
 def test_critical_evidence_against_an_honest_member_is_false_evidence(world: World) -> None:
     checker = _checker(world)
-    checker.evidence_found("n2", "n3", "unverifiable_veto", "vetoed: busy", critical=False,
+    checker.evidence_found("n2", EvidenceFound("n3", "unverifiable_veto", "vetoed: busy",
+                                               critical=False),
                            accused_honest=True)  # a veto's small cost: honest members veto
-    checker.evidence_found("n2", "n1", "equivocation", "two digests", critical=True,
+    checker.evidence_found("n2", EvidenceFound("n1", "equivocation", "two digests"),
                            accused_honest=False)  # against a liar: as it should be
     assert checker.violations == []
-    checker.evidence_found("n2", "n0", "bad_justification", "NEW_VIEW with invalid reports",
-                           critical=True, accused_honest=True)
+    checker.evidence_found("n2", EvidenceFound("n0", "bad_justification",
+                                               "NEW_VIEW with invalid reports"),
+                           accused_honest=True)
     assert [v.invariant for v in checker.violations] == ["no false evidence"]
     assert "bad_justification against honest n0" in checker.violations[0].message
 
 
 def test_an_honest_report_that_cannot_justify_its_ballot_is_a_violation(world: World) -> None:
-    problems = {"good": None, "bad": "vote is not below the ballot for its revision"}
     checker = InvariantChecker(
         cluster=world.params.cluster_name, members=world.members, quorum=world.params.quorum,
         keyring=world.keyring(), hash_fn=sim_hash, validate=validation_error,
-        genesis=world.genesis.entry,
-        report_check=lambda report: problems[report.head.entry.request_id],
+        genesis=world.genesis.entry, params=world.params,
     )
-    good = _report(world, "good")
+    good = _report(world, "n1", voted_in=None)
     checker.signed("n1", good)
     checker.signed("n1", good)  # a broadcast: checked once
     assert checker.violations == []
-    checker.signed("n2", _report(world, "bad"))
+    checker.signed("n2", _report(world, "n2", voted_in=(0, 1)))  # its vote is not below (0, 1)
     assert [v.invariant for v in checker.violations] == ["valid reports"]
     assert "cannot justify its ballot (0, 1)" in checker.violations[0].message
 
 
-def _report(world: World, marker: str) -> ViewChange:
-    entry = dataclasses.replace(world.genesis.entry, request_id=marker)
-    return ViewChange(world.params.cluster_name, "n1", 0, 1, 1,
-                      head=Decided(entry, None), lock=None, lock_entry=None, vote_view=-1,
-                      vote_attempt=-1, vote_fast=False, vote_entry=None)
+def _report(world: World, sender: str, voted_in: tuple[int, int] | None) -> ViewChange:
+    vote = _entry(world, b"cfg-a") if voted_in is not None else None
+    view, attempt = voted_in if voted_in is not None else (-1, -1)
+    report = ViewChange(world.params.cluster_name, sender, 0, 1, 1, head=world.genesis,
+                        lock=None, lock_entry=None, vote_view=view, vote_attempt=attempt,
+                        vote_fast=True, vote_entry=vote)
+    return sign_message(world.signers[sender], report)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from butterfly_config.consensus.certificates import Verifier
 from butterfly_config.consensus.crypto import KeyRing
 from butterfly_config.consensus.messages import (
     CommitCertificate,
@@ -39,12 +40,13 @@ from butterfly_config.consensus.messages import (
     entry_is_consistent,
     message_type_name,
 )
+from butterfly_config.consensus.params import ConsensusParams
+from butterfly_config.consensus.selection import report_problem
+from butterfly_config.consensus.state import EvidenceFound
 
 Validator = Callable[[bytes], str | None]
 """The validation callback: an error message, or None when the document is valid."""
 
-ReportCheck = Callable[[ViewChange], str | None]
-"""Why a VIEW_CHANGE report cannot justify the ballot it names (None if it can)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,9 @@ class InvariantChecker:
         hash_fn: HashFn,
         validate: Validator,
         genesis: Entry,
-        report_check: ReportCheck | None = None,
+        params: ConsensusParams | None = None,
     ) -> None:
+        """`params`: the cluster's parameters, to check honest VIEW_CHANGE reports too."""
         self.cluster = cluster
         self.members = members
         self.quorum = quorum
@@ -80,7 +83,8 @@ class InvariantChecker:
         self._hash = hash_fn
         self._validate = validate
         self._genesis = genesis
-        self._report_check = report_check
+        self._verifier = (Verifier(params, keyring, hash_fn, genesis)
+                          if params is not None else None)
         self._last_report: ViewChange | None = None
         self.violations: list[Violation] = []
         self.proposed_documents: set[bytes] = set()
@@ -145,7 +149,7 @@ class InvariantChecker:
         check its VIEW_CHANGE reports (once per broadcast)."""
         if isinstance(message, ViewChange) and message is not self._last_report:
             self._last_report = message
-            problem = self._report_check(message) if self._report_check is not None else None
+            problem = self.report_problem(message)
             if problem is not None:
                 self._fail("valid reports", node, f"its report cannot justify its ballot "
                                                   f"{message.ballot}: {problem}")
@@ -196,15 +200,27 @@ class InvariantChecker:
             return f"{len(signers)} distinct signers, {needed} needed"
         return None
 
-    def evidence_found(
-        self, node: str, accused: str, kind: str, detail: str, *, critical: bool,
-        accused_honest: bool,
-    ) -> None:
-        """No false evidence: an honest replica never finds critical evidence against an
-        honest member (only a veto's small, non-critical cost may land on one)."""
-        if critical and accused_honest:
-            self._fail("no false evidence", node, f"{kind} against honest {accused}: {detail}")
+    def report_problem(self, report: ViewChange) -> str | None:
+        """Why an honest member's report cannot justify the ballot it names (None if it can,
+        or when the checker was built without `params`)."""
+        if self._verifier is None:
+            return None
+        return report_problem(self._verifier, report, report.ballot)
+
+    def evidence_found(self, node: str, event: EvidenceFound, *, accused_honest: bool) -> None:
+        """An honest replica found evidence: flag it when it is false (see `false_evidence`)."""
+        problem = false_evidence(event, accused_honest=accused_honest)
+        if problem is not None:
+            self._fail("no false evidence", node, problem)
 
     # -- results -------------------------------------------------------------------
     def _fail(self, invariant: str, node: str, message: str) -> None:
         self.violations.append(Violation(invariant, node, self.now_ms, message))
+
+
+def false_evidence(event: EvidenceFound, *, accused_honest: bool) -> str | None:
+    """No false evidence: an honest replica never finds critical evidence against an
+    honest member (only a veto's small, non-critical cost may land on one)."""
+    if event.critical and accused_honest:
+        return f"{event.kind} against honest {event.member}: {event.detail}"
+    return None

@@ -43,8 +43,7 @@ from butterfly_config.consensus.messages import (
     make_entry,
 )
 from butterfly_config.consensus.replica import Replica
-from butterfly_config.consensus.selection import report_problem
-from butterfly_config.consensus.sim.checker import InvariantChecker
+from butterfly_config.consensus.sim.checker import InvariantChecker, false_evidence
 from butterfly_config.consensus.sim.world import World, build_world, sim_hash, validate
 from butterfly_config.consensus.state import EvidenceFound
 
@@ -118,10 +117,9 @@ class Explorer:
         self.checker = InvariantChecker(
             cluster=self.world.params.cluster_name, members=self.world.members, quorum=self.q,
             keyring=keyring, hash_fn=sim_hash, validate=lambda d: None,
-            genesis=self.world.genesis.entry,
+            genesis=self.world.genesis.entry, params=self.world.params,
         )
         self._keyring = keyring
-        self._verifier = Verifier(self.world.params, keyring, sim_hash, self.world.genesis.entry)
         self._fingerprints: dict[int, tuple[object, str]] = {}
         self.entries = {
             name: make_entry(sim_hash, self.world.params.cluster_name, 1,
@@ -164,7 +162,7 @@ class Explorer:
                 if isinstance(o.message, PrepareOk | CommitVote):
                     self._on_vote(st, member, o.message)
                 elif isinstance(o.message, ViewChange):
-                    problem = report_problem(self._verifier, o.message, o.message.ballot)
+                    problem = self.checker.report_problem(o.message)
                     if problem is not None:
                         self._violation(f"valid reports: {member}'s report cannot justify "
                                         f"{o.message.ballot}: {problem}")
@@ -173,10 +171,9 @@ class Explorer:
                 elif o.to == self.liar:  # the liar hears its votes at once (see module doc)
                     out += self._adversary_receives(st, o.message)
             for event in ready.events:
-                if (isinstance(event, EvidenceFound) and event.critical
-                        and event.member in st.replicas):
-                    self._violation(f"no false evidence: {member} found {event.kind} "
-                                    f"against honest {event.member}")
+                if isinstance(event, EvidenceFound) and (problem := false_evidence(
+                        event, accused_honest=event.member in st.replicas)):
+                    self._violation(f"no false evidence: {member} found {problem}")
             replica.advance(ready)
         return out
 

@@ -21,16 +21,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from butterfly_config.consensus.certificates import Verifier
 from butterfly_config.consensus.messages import (
     Message,
     SignedMessage,
-    ViewChange,
     encode_message,
     message_type_name,
 )
 from butterfly_config.consensus.replica import Replica
-from butterfly_config.consensus.selection import report_problem
 from butterfly_config.consensus.sim.byzantine import (
     COORDINATOR_SEEKERS,
     STRATEGIES,
@@ -174,7 +171,7 @@ class Simulation:
             hash_fn=sim_hash,
             validate=validation_error,
             genesis=self.world.genesis.entry,
-            report_check=self._report_check(),
+            params=self.world.params,
         )
         self.instances: dict[str, Instance] = {}
         self.by_identity: dict[str, list[Instance]] = {}
@@ -190,12 +187,6 @@ class Simulation:
         self._detector_rng = random.Random(seed ^ 0x0DE7EC7)
 
     # -- set-up ----------------------------------------------------------------
-    def _report_check(self) -> Callable[[ViewChange], str | None]:
-        """The checker's own report check (its own verifier and key ring)."""
-        world = self.world
-        verifier = Verifier(world.params, world.keyring(), sim_hash, world.genesis.entry)
-        return lambda report: report_problem(verifier, report, report.ballot)
-
     def _choose_byzantine(self) -> dict[str, str]:
         p, rng = self.params, self.rng
         if p.byzantine == "none" or p.faulty == 0:
@@ -502,9 +493,8 @@ class Simulation:
             self.trace.add(now, inst.name, "view changed", event.view)
         elif isinstance(event, EvidenceFound) and inst.honest:
             self.counters.evidence[event.member] += 1
-            self.checker.evidence_found(
-                inst.name, event.member, event.kind, event.detail, critical=event.critical,
-                accused_honest=event.member not in self.byzantine)
+            self.checker.evidence_found(inst.name, event,
+                                        accused_honest=event.member not in self.byzantine)
 
     def _guard(self, inst: Instance, action: Callable[[], None], cause: object) -> None:
         """Run one replica input; an exception is a robustness violation, not a sim crash."""
