@@ -63,6 +63,18 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _timed_update(client: httpx.Client, url: str, i: int) -> tuple[float, int]:
+    """One consensus update through `url`: milliseconds to its 200, and its revision."""
+    body = {"operations": [{"op": "set", "path": "network.compression.level",
+                            "value": 1 + i % 20}]}
+    start = time.perf_counter()
+    response = client.patch(f"{url}/api/v1/config", json=body)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"update {i} failed: {response.status_code} {response.text}")
+    return elapsed_ms, int(response.json()["revision"])
+
+
 def measure_cluster(
     nodes: int, updates: int, workdir: Path, *, via_coordinator: bool = False
 ) -> dict[str, float]:
@@ -86,23 +98,10 @@ def measure_cluster(
         direct: list[float] = []
         with httpx.Client(headers=headers, timeout=30.0) as client:
             for i in range(updates if via_coordinator else 0):
-                body = {"operations": [{"op": "set", "path": "network.compression.level",
-                                        "value": 1 + i % 20}]}
-                start = time.perf_counter()
-                response = client.patch(f"{urls[0]}/api/v1/config", json=body)
-                direct.append((time.perf_counter() - start) * 1000)
-                if response.status_code != 200:
-                    raise RuntimeError(f"update {i} failed: {response.status_code} {response.text}")
+                direct.append(_timed_update(client, urls[0], i)[0])
             for i in range(updates):
-                body = {"operations": [{"op": "set", "path": "network.compression.level",
-                                        "value": 1 + i % 20}]}
                 sent = time.time()  # the nodes stamp applied_at with the same clock
-                start = time.perf_counter()
-                response = client.patch(f"{urls[1 % nodes]}/api/v1/config", json=body)
-                committed = time.perf_counter()
-                if response.status_code != 200:
-                    raise RuntimeError(f"update {i} failed: {response.status_code} {response.text}")
-                revision = response.json()["revision"]
+                elapsed_ms, revision = _timed_update(client, urls[1 % nodes], i)
                 # when each node applied it, by its own stamp: asking the nodes one
                 # after the other would add their answers' time to the figure
                 last_applied = 0.0
@@ -113,7 +112,7 @@ def measure_cluster(
                         raise RuntimeError(f"{url} is at revision {head.get('revision')}, "
                                            f"not {revision}")
                     last_applied = max(last_applied, float(head["applied_at"]))
-                commit.append((committed - start) * 1000)
+                commit.append(elapsed_ms)
                 everywhere.append((last_applied - sent) * 1000)
         busy_rss = statistics.mean(_rss_kib(p.pid) for p in procs)
         via_coordinator_figures = {

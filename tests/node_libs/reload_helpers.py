@@ -1,8 +1,9 @@
-"""A standalone node built in-process (no sockets) for the hot-reload tests.
+"""Nodes built in-process (no sockets) for the node-library tests.
 
-The node is real: history store, consensus replica (a one-member cluster) and
-manager. Only the tick loop runs, so cluster proposals commit; nothing is
-served over the network.
+A standalone node for the hot-reload tests: history store, consensus replica (a
+one-member cluster) and manager. Only the tick loop runs, so cluster proposals
+commit; nothing is served over the network. And node-0 of a four-member dev
+cluster (`cluster_member`), built but not run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from butterfly_config.cli.dev_cmd import DevLayout, create_cluster_files, plan_layout
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.reload import HotReloader
@@ -98,3 +100,14 @@ async def wait_until(what: str, probe: Any, timeout: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+def cluster_member(tmp_path: Path) -> tuple[NodeRuntime, DevLayout]:
+    """Node-0 of a four-member dev cluster in `tmp_path`, built (store, replica, manager,
+    transport) but neither serving nor ticking; the caller closes its manager and store."""
+    layout = plan_layout(tmp_path, 4, base_port=7890, api_base_port=8080, tls=False)
+    create_cluster_files(layout)
+    path = layout.nodes[0].config_path
+    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    runtime.build()
+    return runtime, layout

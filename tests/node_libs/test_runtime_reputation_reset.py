@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from reload_helpers import cluster_member
 
-from butterfly_config.cli.dev_cmd import create_cluster_files, plan_layout
 from butterfly_config.consensus.crypto import Signer, sign_message
 from butterfly_config.consensus.messages import Status, encode_message
 from butterfly_config.consensus.state import EvidenceFound
@@ -27,13 +27,10 @@ WRONG_GENESIS = "f" * 64
 
 
 def build(tmp_path: Path) -> tuple[NodeRuntime, Signer]:
-    layout = plan_layout(tmp_path, 4, base_port=7890, api_base_port=8080, tls=False)
-    create_cluster_files(layout)
-    paths = [node.config_path for node in layout.nodes[:2]]
-    runtime = NodeRuntime(base=ConfigLoader().add_file(paths[0]).load(), config_paths=[paths[0]])
-    runtime.build()
-    peer = ConfigLoader().add_file(paths[1]).load().model
-    return runtime, load_signer(peer, standalone=False, base_dir=str(paths[1].parent))
+    runtime, layout = cluster_member(tmp_path)
+    path = layout.nodes[1].config_path
+    peer = ConfigLoader().add_file(path).load().model
+    return runtime, load_signer(peer, standalone=False, base_dir=str(path.parent))
 
 
 def claim_other_genesis(runtime: NodeRuntime, signer: Signer) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from butterfly_config.cli.dev_cmd import create_cluster_files, plan_layout
-from butterfly_config.loader import ConfigLoader
+from reload_helpers import cluster_member
+
 from butterfly_config.node.metrics import NodeMetrics
-from butterfly_config.node.runtime import NodeRuntime
 
 FAMILY = "butterfly_config_peer_transport_total"
 
@@ -28,11 +27,7 @@ def test_the_counters_are_read_when_scraped() -> None:
 
 
 def test_a_node_exports_what_its_transport_counts(tmp_path: Path) -> None:
-    layout = plan_layout(tmp_path, 4, base_port=7890, api_base_port=8080, tls=False)
-    create_cluster_files(layout)
-    path = layout.nodes[0].config_path
-    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
-    runtime.build()
+    runtime, _ = cluster_member(tmp_path)
     try:
         transport = runtime.transport
         status = transport.status()
