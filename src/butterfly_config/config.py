@@ -220,12 +220,55 @@ class ButterflyConfig:
         Text values are parsed by the option's type. Raises `ConfigError` with
         every issue when the result is invalid; `self` is never changed.
         """
-        base = Layer(self._model.model_dump(exclude_none=True), self.origins)
         update = runtime_layer(changes, revision)
+        if not update.issues:
+            rebuilt = self._with_sections(update)
+            if rebuilt is not None:
+                return rebuilt
+        return self._with_layer(update)
+
+    def _with_layer(self, update: Layer) -> ButterflyConfig:
+        """`update` laid over every option of this configuration, validated whole.
+
+        The reference path: it locates every issue it finds (file:line, the
+        variable or the revision that set the value).
+        """
         from butterfly_config.merge import merge_layers
 
+        base = Layer(self._model.model_dump(exclude_none=True), self.origins)
         values, origins = merge_layers([base, update])
         return build_config(values, origins, update.issues, self._settings)
+
+    def _with_sections(self, update: Layer) -> ButterflyConfig | None:
+        """`update` laid over the sections it touches only, or None when the result has
+        an error (the reference path then finds and locates every issue).
+
+        The root model has no validators of its own, so validating the touched
+        sections and keeping the others as they are gives the same model as
+        validating the whole document: a commit's build re-validates one section
+        instead of twelve. The rules still see the whole result.
+        """
+        from butterfly_config.merge import merge_layers
+
+        fields = ConfigModel.model_fields
+        sections: dict[str, Any] = {}
+        for name, part in update.values.items():
+            if name not in fields or not isinstance(part, dict):
+                return None
+            current = getattr(self._model, name)
+            dumped = Layer({name: current.model_dump(exclude_none=True)}, {})
+            merged, _ = merge_layers([dumped, Layer({name: part}, {})])
+            try:
+                sections[name] = type(current).model_validate(merged[name])
+            except ValidationError:
+                return None
+        model = self._model.model_copy(update=sections) if sections else self._model
+        found = _rule_issues(model, self._settings)
+        if any(issue.severity == "error" for issue in found):
+            return None
+        origins = self.origins
+        origins.update(update.origins)
+        return ButterflyConfig(model, origins, tuple(found), self._settings)
 
     # -- reading ---------------------------------------------------------------------
     @property
