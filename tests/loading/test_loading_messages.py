@@ -54,6 +54,15 @@ def test_wrong_type_names_file_line_expected_type_and_example() -> None:
     )
 
 
+def test_integer_beyond_64_bits_is_refused_where_it_is_written() -> None:
+    # TOML readers accept it, but it could not be hashed, stored or sent to a peer
+    assert refusal("[advanced]\nworker_stack_size_bytes = 1180591620717411303424\n") == (
+        "node.toml:2: error: advanced.worker_stack_size_bytes: Input should be less than or "
+        "equal to 9223372036854775807, got 1180591620717411303424 [type]\n"
+        "  hint: advanced.worker_stack_size_bytes expects integer >= 1, e.g. 2097152"
+    )
+
+
 def test_unknown_key_with_suggestion_under_strict() -> None:
     assert refusal("[network.connection]\n\nmax_conections = 5\n", strict=True) == (
         "node.toml:3: error: network.connection.max_conections: unknown key "

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from .root import ConfigModel
+from .types import MAX_INT
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:butterfly-config:schema:config"
@@ -102,6 +103,8 @@ def leaf_type_label(path: str) -> str:
 def _range(schema: Mapping[str, Any]) -> str:
     low = schema.get("minimum")
     high = schema.get("maximum")
+    if high == MAX_INT:
+        high = None  # the 64-bit limit every integer has; not worth a reader's attention
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
     if low is not None:

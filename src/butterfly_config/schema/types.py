@@ -24,8 +24,11 @@ from pydantic_core import PydanticCustomError
 # Strict: a number must be written as a number. `true` is not 1 and "1000" is not
 # 1000 (text from the environment or --set is parsed by kind in sources/ first).
 # An integer is still accepted where a float belongs.
-NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
-PositiveInt = Annotated[int, Strict(), Field(ge=1)]
+MAX_INT = 2**63 - 1
+"""TOML's integers are 64-bit signed, and so are the canonical encoding's: a larger
+count could be loaded but not hashed, stored or sent to a peer."""
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
+PositiveInt = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
 NonNegativeFloat = Annotated[float, Strict(), Field(ge=0.0)]
 PositiveFloat = Annotated[float, Strict(), Field(gt=0.0)]
 Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
