@@ -53,9 +53,16 @@ def document_hash(document: bytes) -> str:
     return digest(document)
 
 
-def _dig(tree: Any, path: str) -> tuple[bool, Any]:
+@cache
+def _cluster_leaves() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
+    """(path, its keys, its default) of every cluster option: split once, read per document."""
+    return tuple((path, tuple(path.split(".")), options()[path].default)
+                 for path in cluster_paths())
+
+
+def _dig(tree: Any, keys: tuple[str, ...]) -> tuple[bool, Any]:
     node = tree
-    for name in path.split("."):
+    for name in keys:
         if not isinstance(node, dict) or name not in node:
             return False, None
         node = node[name]
@@ -78,9 +85,9 @@ def _cluster_values(document: bytes) -> dict[str, Any]:
     if not isinstance(tree, dict):
         raise ValueError("a cluster document must be a JSON object")
     values: dict[str, Any] = {}
-    for path in cluster_paths():
-        present, value = _dig(tree, path)
-        values[path] = value if present else options()[path].default
+    for path, keys, default in _cluster_leaves():
+        present, value = _dig(tree, keys)
+        values[path] = value if present else default
     return values
 
 
@@ -187,7 +194,7 @@ def _neutral_start(
         return _neutral_base(), proposed
     head = _cluster_values(head_document)
     return head_build, {path: value for path, value in proposed.items()
-                        if not _same_value(head[path], value)}
+                        if (old := head[path]) is not value and not _same_value(old, value)}
 
 
 def _jsonish(value: Any) -> Any:
@@ -222,7 +229,7 @@ def differing_from(base: ButterflyConfig, values: dict[str, Any]) -> dict[str, A
     own = _own_cluster_values(base)
     missing = object()
     return {path: value for path, value in values.items()
-            if not _same_value(own.get(path, missing), value)}
+            if (old := own.get(path, missing)) is not value and not _same_value(old, value)}
 
 
 @lru_cache(maxsize=8)

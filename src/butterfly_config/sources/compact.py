@@ -59,15 +59,16 @@ def share_field_sets(model: BaseModel) -> None:
     """Replace the field sets of `model` and its sections with shared read-only ones."""
     cls = type(model)
     fields = model.__pydantic_fields_set__
-    if type(fields) is not SharedFieldSet:
-        shared = _LAST.get(cls)
-        if shared is None or shared != fields:
-            key = frozenset(fields)
-            shared = _SHARED.get(key)
-            if shared is None:
-                shared = _SHARED[key] = SharedFieldSet(key)
-            _LAST[cls] = shared
-        object.__setattr__(model, "__pydantic_fields_set__", shared)
+    if type(fields) is SharedFieldSet:
+        return  # shared here before, sections included (they are frozen)
+    shared = _LAST.get(cls)
+    if shared is None or shared != fields:
+        key = frozenset(fields)
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = SharedFieldSet(key)
+        _LAST[cls] = shared
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
     values = model.__dict__
     for name in _sub_models(cls):
         share_field_sets(values[name])
@@ -82,7 +83,7 @@ def _leaf_order() -> tuple[tuple[str, ...], dict[str, int]]:
 def pack_origins(origins: Mapping[str, Source]) -> tuple[Source | None, ...]:
     """Origins of leaves as a tuple in registry order (None = default); others are dropped."""
     paths, _ = _leaf_order()
-    return tuple(origins.get(path) for path in paths)
+    return tuple(map(origins.get, paths))
 
 
 def unpack_origins(packed: tuple[Source | None, ...]) -> dict[str, Source]:
