@@ -60,16 +60,17 @@ def action_of(request_id: str) -> Action:
 def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Change, ...]:
     """The cluster options that differ between two cluster documents (cached: a commit
     asks once for its history entry and once for its log line)."""
-    new = _plain_values(new_document)
-    old = _plain_values(old_document) if old_document is not None else {}
-    return tuple(Change(path, old.get(path), value)
-                 for path, value in new.items() if old.get(path) != value)
-
-
-@functools.lru_cache(maxsize=8)
-def _plain_values(document: bytes) -> dict[str, Any]:
-    """A document's cluster values as plain JSON values (read-only: shared by callers)."""
-    return {path: _plain(value) for path, value in documents.cluster_values(document).items()}
+    new = documents.cluster_values(new_document)
+    old = documents.cluster_values(old_document) if old_document is not None else {}
+    changes: list[Change] = []
+    for path, value in new.items():
+        before = old.get(path)
+        if before is value or (type(before) is type(value) and before == value):
+            continue  # the same value: its plain form is the same too
+        plain_before, plain_after = _plain(before), _plain(value)
+        if plain_before != plain_after:
+            changes.append(Change(path, plain_before, plain_after))
+    return tuple(changes)
 
 
 def _plain(value: Any) -> Any:

@@ -419,7 +419,7 @@ class NodeRuntime:
     def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
         """Revisions and the hard state, durable before any message of the batch is sent."""
         state = encode_hard_state(hard_state) if hard_state is not None else None
-        head = self.store.head()
+        head = self.store.head() if committed else None  # a vote alone needs no read
         fresh = [d for d in committed if head is None or d.entry.revision > head[0]]
         previous = self.manager.head_document
         carried = False
