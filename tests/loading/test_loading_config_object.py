@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import tomllib
 from pathlib import Path
 
@@ -187,6 +188,34 @@ def test_shared_field_sets_are_read_only_and_copies_are_not(reference: Butterfly
     assert fresh.model.network.connection.model_fields_set is section.model_fields_set
 
 
-def test_huge_integers_in_free_form_tables_still_hash() -> None:
-    config = ButterflyConfig.defaults().with_values({"partition.model_hints": {"m": {"n": 2**70}}})
-    assert len(config.cluster_hash) == 64
+def test_integral_floats_in_free_form_tables_are_held_as_integers() -> None:
+    # the agreed document writes 8.0 as 8, so that is what every other member holds
+    config = ButterflyConfig.defaults().with_values(
+        {"partition.model_hints": {"m": {"n": 8.0, "xs": [2.0, 2.5]}}})
+    hints = config.model.partition.model_hints["m"]
+    assert hints["n"] == 8 and type(hints["n"]) is int
+    assert hints["xs"] == [2, 2.5] and type(hints["xs"][0]) is int
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    (2**70, "integers are 64-bit"),
+    (float("inf"), "must be a finite number"),
+    (float("nan"), "must be a finite number"),
+    (datetime.date(2026, 1, 2), "a date cannot be agreed on by the cluster; write it as a string"),
+])
+def test_free_form_values_json_cannot_carry_are_refused(value: object, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ButterflyConfig.defaults().with_values({"partition.model_hints": {"m": {"n": value}}})
+    issue = caught.value.errors[0]
+    assert issue.path == "partition.model_hints"
+    assert issue.message.startswith(f"m.n: {says}")
+
+
+def test_infinite_floats_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text("[byzantine]\ntimeout_multiplier = inf\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        ConfigLoader().add_file(path).set_environ({}).load()
+    errors = [i for i in caught.value.errors if i.severity == "error"]
+    assert [(i.path, i.line) for i in errors] == [("byzantine.timeout_multiplier", 2)]
+    assert "finite number" in errors[0].message

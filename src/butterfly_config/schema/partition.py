@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Flag, Fraction, NonNegativeInt, PositiveInt
+from .types import AgreedTables, Flag, Fraction, NonNegativeInt, PositiveInt
 
 PartitionStrategy = Literal["layer_affinity", "min_communication", "load_balanced", "custom"]
 GroupingStrategy = Literal["sequential", "interleaved", "optimized"]
@@ -137,9 +137,9 @@ class PartitionSection(Section):
     layer_affinity: LayerAffinitySection = Field(default_factory=LayerAffinitySection)
     min_communication: MinCommunicationSection = Field(default_factory=MinCommunicationSection)
     load_balanced: LoadBalancedSection = Field(default_factory=LoadBalancedSection)
-    model_hints: dict[str, dict[str, Any]] = option(
+    model_hints: AgreedTables = option(
         default_factory=dict, scope="cluster", mutability="dynamic",
-        description="Per-model overrides: model name -> table with strategy and its parameters.",
+        description="Per-model overrides: model name -> table of strategy and parameters (JSON values).",
         example={"llama-70b": {"strategy": "layer_affinity", "layers_per_node": 8}},
     )
     dynamic: DynamicSection = Field(default_factory=DynamicSection)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import ipaddress
 import itertools
+import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -29,13 +30,15 @@ MAX_INT = 2**63 - 1
 count could be loaded but not hashed, stored or sent to a peer."""
 NonNegativeInt = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
 PositiveInt = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
-NonNegativeFloat = Annotated[float, Strict(), Field(ge=0.0)]
-PositiveFloat = Annotated[float, Strict(), Field(gt=0.0)]
-Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
+# Floats are finite: TOML can write inf, but the canonical encoding (JSON) cannot
+# carry it, so the agreed document would say null where the file said inf.
+NonNegativeFloat = Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 """A share of something, 0.0 (none) to 1.0 (all)."""
-Percent = Annotated[float, Strict(), Field(ge=0.0, le=100.0)]
+Percent = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 IntPercent = Annotated[int, Strict(), Field(ge=0, le=100)]
-Multiplier = Annotated[float, Strict(), Field(ge=1.0)]
+Multiplier = Annotated[float, Strict(), Field(ge=1.0, allow_inf_nan=False)]
 """A growth factor: values below 1 would shrink instead of grow."""
 CompressionLevel = Annotated[int, Strict(), Field(ge=1, le=22)]
 """The widest range of any codec (zstd 1-22); per-codec limits are a validation rule."""
@@ -71,6 +74,51 @@ DeviceIds = Annotated[
     Field(json_schema_extra={"uniqueItems": True, "x-type": "list of distinct integers >= 0"}),
 ]
 """Device indices, each at most once."""
+
+# -- free-form tables ----------------------------------------------------------
+_EXACT_FLOAT = 2.0**53
+"""Up to here every integral float is an exact integer."""
+
+
+def _agreed_value(value: Any, where: str) -> Any:
+    """`value` as every node reads it back from the agreed (JSON) document.
+
+    The node that takes an update keeps the values it was given, the others
+    decode the canonical bytes: both must hold the same thing. So an integral
+    float becomes the integer the encoding writes, and what JSON cannot carry
+    exactly (inf, nan, integers beyond 64 bits, dates and times) is refused.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        if not -MAX_INT - 1 <= value <= MAX_INT:
+            raise PydanticCustomError(
+                "free_form_int", "{where}: integers are 64-bit, got {value}",
+                {"where": where, "value": value})
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PydanticCustomError(
+                "free_form_float", "{where}: must be a finite number, got {value}",
+                {"where": where, "value": value})
+        return int(value) if value.is_integer() and abs(value) <= _EXACT_FLOAT else value
+    if isinstance(value, dict):
+        return {str(key): _agreed_value(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_agreed_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise PydanticCustomError(
+        "free_form_value",
+        "{where}: a {kind} cannot be agreed on by the cluster; write it as a string",
+        {"where": where, "kind": type(value).__name__})
+
+
+def _agreed_tables(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: _agreed_value(table, name) for name, table in tables.items()}
+
+
+AgreedTables = Annotated[dict[str, dict[str, Any]], AfterValidator(_agreed_tables)]
+"""Named free-form tables (e.g. per-model hints) whose values survive the agreed
+encoding unchanged: strings, booleans, 64-bit integers, finite floats, lists, tables."""
 
 # -- strings -----------------------------------------------------------------
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]

@@ -1,0 +1,92 @@
+"""The node that takes an update keeps the values it was given; every other member
+decodes the agreed bytes. Both must hold the same configuration, or the cluster
+reports one cluster_hash while its nodes run different values."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from butterfly_config import ButterflyConfig
+from butterfly_config.errors import ConfigError
+from butterfly_config.node import documents
+
+SCALARS = (st.none() | st.booleans() | st.text(max_size=8)
+           | st.integers(min_value=-(2**80), max_value=2**80)
+           | st.floats(allow_nan=True, allow_infinity=True)
+           | st.sampled_from([8.0, -0.0, 2.0**53, 2.0**60, 1e300])
+           | st.dates() | st.datetimes() | st.times())
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=3),
+                      max_leaves=8)
+HINTS = st.dictionaries(st.text(min_size=1, max_size=6),
+                        st.dictionaries(st.text(min_size=1, max_size=6), VALUES, max_size=3),
+                        max_size=2)
+BASE = ButterflyConfig.defaults()
+
+
+def _exactly(a: Any, b: Any) -> bool:
+    """Equal with the same types all the way down (8 is not 8.0; nan is itself)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_exactly(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_exactly, a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(hints=HINTS)
+def test_the_proposer_and_the_members_hold_the_same_free_form_values(
+    hints: dict[str, Any]
+) -> None:
+    try:
+        origin = BASE.with_values({"partition.model_hints": hints}, revision=1)
+    except ConfigError:
+        return  # refused with a message; nothing to agree on
+    document = documents.document_of(origin)
+    assert documents.check_cluster_document(document, None) is None
+    member = documents.apply_document(BASE, document, {}, 1)
+    assert _exactly(origin.model.partition.model_hints, member.model.partition.model_hints)
+    assert origin.cluster_hash == member.cluster_hash
+
+
+def test_values_the_agreed_encoding_changed_are_now_refused_or_normalized() -> None:
+    # each of these once left the proposer holding another value than its peers
+    for value in (float("inf"), 2**70, datetime.date(2026, 1, 2)):
+        try:
+            BASE.with_values({"partition.model_hints": {"m": {"n": value}}})
+        except ConfigError:
+            continue
+        raise AssertionError(f"{value!r} was accepted")
+    origin = BASE.with_values({"partition.model_hints": {"m": {"n": 8.0}}})
+    member = documents.apply_document(BASE, documents.document_of(origin), {}, 1)
+    assert _exactly(origin.model.partition.model_hints, member.model.partition.model_hints)
+
+
+CLUSTER_PATHS = sorted(documents.cluster_paths())
+ODD_VALUES: list[Any] = [0, 1, -1, 2, 7, 100, 2**62, 2**70, 0.5, 1.0, 2.0, -0.0, float("inf"),
+                         True, False, "", "x", "tcp", "least_loaded", "10.0.0.1:7000", [],
+                         ["a"], [1, 2], [1.0, 2.5], {}, {"k": 1}, None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from(CLUSTER_PATHS), st.sampled_from(ODD_VALUES),
+                               min_size=1, max_size=4))
+def test_the_proposer_and_the_members_hold_the_same_typed_values(changes: dict[str, Any]) -> None:
+    try:
+        origin = BASE.with_values(changes, revision=1)
+    except ConfigError:
+        return
+    document = documents.document_of(origin)
+    if documents.check_cluster_document(document, None) is not None:
+        return  # refused by the deterministic check before anyone applies it
+    member = documents.apply_document(BASE, document, {}, 1)
+    assert _exactly(origin.model.model_dump(), member.model.model_dump())
