@@ -139,7 +139,8 @@ class PartitionSection(Section):
     load_balanced: LoadBalancedSection = Field(default_factory=LoadBalancedSection)
     model_hints: AgreedTables = option(
         default_factory=dict, scope="cluster", mutability="dynamic",
-        description="Per-model overrides: model name -> table of strategy and parameters (JSON values).",
+        description=("Per-model overrides: model name -> table of strategy and parameters "
+                     "(JSON values)."),
         example={"llama-70b": {"strategy": "layer_affinity", "layers_per_node": 8}},
     )
     dynamic: DynamicSection = Field(default_factory=DynamicSection)
