@@ -88,8 +88,10 @@ def _agreed_value(value: Any, where: str) -> Any:
     float becomes the integer the encoding writes, and what JSON cannot carry
     exactly (inf, nan, integers beyond 64 bits, dates and times) is refused.
     """
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _unicode_text(value, where)
     if isinstance(value, int):
         if not -MAX_INT - 1 <= value <= MAX_INT:
             raise PydanticCustomError(
@@ -103,7 +105,8 @@ def _agreed_value(value: Any, where: str) -> Any:
                 {"where": where, "value": value})
         return int(value) if value.is_integer() and abs(value) <= _EXACT_FLOAT else value
     if isinstance(value, dict):
-        return {str(key): _agreed_value(item, f"{where}.{key}") for key, item in value.items()}
+        return {_unicode_text(str(key), f"{where}.{key!r}"): _agreed_value(item, f"{where}.{key}")
+                for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_agreed_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
     raise PydanticCustomError(
@@ -112,8 +115,22 @@ def _agreed_value(value: Any, where: str) -> Any:
         {"where": where, "kind": type(value).__name__})
 
 
+def _unicode_text(text: str, where: str) -> str:
+    """`text`, if UTF-8 can carry it: a byte that was not UTF-8 (an environment variable
+    read with surrogate escapes) cannot be hashed or sent."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "free_form_text", "{where}: text is not valid UTF-8, got {value}",
+            {"where": where.encode("utf-8", "backslashreplace").decode(),
+             "value": ascii(text)}) from None
+    return text
+
+
 def _agreed_tables(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {name: _agreed_value(table, name) for name, table in tables.items()}
+    return {_unicode_text(name, repr(name)): _agreed_value(table, name)
+            for name, table in tables.items()}
 
 
 AgreedTables = Annotated[dict[str, dict[str, Any]], AfterValidator(_agreed_tables)]

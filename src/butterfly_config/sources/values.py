@@ -33,11 +33,24 @@ def _structured(text: str) -> Any:
         raise ValueParseError(f"'{text}' is neither a JSON nor a TOML value ({exc})") from None
 
 
+def _utf8_text(text: str) -> str:
+    """`text` if it is Unicode text; a variable or argument holding bytes that are not UTF-8
+    arrives with surrogate escapes, which could be neither hashed nor sent to a peer.
+    The message does not repeat the value (it may be a secret)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueParseError(
+            f"the value is not valid UTF-8 text (at character {exc.start + 1})") from None
+    return text
+
+
 def parse_text(text: str, kind: ValueKind) -> Any:
     """Read `text` as a value of `kind`, or raise `ValueParseError` saying what was expected.
 
     The empty text unsets an optional option (`BUTTERFLY_NETWORK_EXTERNAL_ADDR=`).
     """
+    _utf8_text(text)
     if kind.optional and text == "":
         return None
     name = kind.name
@@ -95,6 +108,6 @@ def _parse_list(stripped: str, kind: ValueKind) -> Any:
 
 def coerce(value: Any, kind: ValueKind) -> Any:
     """A Python value for the option: text is parsed by `kind`, anything else is kept."""
-    if isinstance(value, str) and kind.name != "str":
-        return parse_text(value, kind)
+    if isinstance(value, str):
+        return parse_text(value, kind) if kind.name != "str" else _utf8_text(value)
     return value
