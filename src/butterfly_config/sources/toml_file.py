@@ -49,7 +49,7 @@ def read_text(display: str, *, named_by: str | None = None) -> str:
     except UnicodeDecodeError as exc:
         issue = ConfigIssue(
             path="",
-            message=f"not UTF-8 text (byte {exc.start}); TOML files must be UTF-8",
+            message=f"not UTF-8 text (byte {exc.start}); configuration files must be UTF-8",
             rule="syntax",
             file=display,
         )
