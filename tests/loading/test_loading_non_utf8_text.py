@@ -48,3 +48,21 @@ def test_free_form_tables_refuse_non_utf8_keys_and_values_from_python() -> None:
         with pytest.raises(ConfigError) as caught:
             ButterflyConfig.defaults().with_values({"partition.model_hints": hints})
         assert "not valid UTF-8" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize("kind", ["toml", "env"])
+def test_files_that_are_not_utf8_are_refused_with_the_byte(kind: str, tmp_path: Path) -> None:
+    file = tmp_path / "node.toml"
+    env = tmp_path / "node.env"
+    if kind == "toml":
+        file.write_bytes(b'[metadata]\ndescription = "a\xffb"\n')
+        loader = ConfigLoader().add_file(file).set_environ({})
+    else:
+        file.write_text("", encoding="utf-8")
+        env.write_bytes(b"BUTTERFLY_METADATA_DESCRIPTION=a\xffb\n")
+        loader = ConfigLoader().add_file(file).set_environ({}).add_env_file(env)
+    with pytest.raises(ButterflyError) as caught:
+        loader.load()
+    text = caught.value.render()
+    assert "not UTF-8 text (byte" in text and "configuration files must be UTF-8" in text
+    assert str(file if kind == "toml" else env) in text
