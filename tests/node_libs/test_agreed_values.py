@@ -5,7 +5,6 @@ reports one cluster_hash while its nodes run different values."""
 from __future__ import annotations
 
 import datetime
-import math
 from typing import Any
 
 from hypothesis import given, settings
@@ -30,16 +29,8 @@ BASE = ButterflyConfig.defaults()
 
 
 def _exactly(a: Any, b: Any) -> bool:
-    """Equal with the same types all the way down (8 is not 8.0; nan is itself)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_exactly(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(map(_exactly, a, b))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b)
+    """Equal with the same types all the way down (8 is not 8.0, nor True)."""
+    return documents._same_value(a, b)
 
 
 @settings(max_examples=400, deadline=None)
