@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .base import Section
 from .options import option
-from .types import Address, NodeId, NonEmptyStr
+from .types import Address, NodeId, PathText
 
 
 class ClusterMember(Section):
@@ -17,7 +17,7 @@ class ClusterMember(Section):
     node_id: NodeId
     addr: Address
     api_addr: Address
-    public_key: NonEmptyStr
+    public_key: PathText
 
 
 class ClusterSection(Section):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from .base import Section
 from .options import option
-from .types import NodeId, NonEmptyStr
+from .types import NodeId, NonEmptyStr, PathText
 
 NodeRole = Literal["coordinator", "compute", "observer"]
 
@@ -23,7 +23,7 @@ class NodeSection(Section):
         "compute", scope="node", mutability="static",
         description="What the node does: coordinates work, computes, or only observes.",
     )
-    data_dir: NonEmptyStr = option(
+    data_dir: PathText = option(
         "/var/lib/butterfly", scope="node", mutability="static",
         description="Directory for persistent state: weights, checkpoints, configuration history.",
     )

@@ -17,6 +17,7 @@ from .types import (
     MetricPrefix,
     NonEmptyStr,
     NonNegativeInt,
+    PathText,
     PositiveInt,
 )
 
@@ -42,7 +43,7 @@ class LoggingSection(Section):
         "file", scope="node", mutability="dynamic",
         description="Where log lines go.",
     )
-    file_path: NonEmptyStr = option(
+    file_path: PathText = option(
         "/var/log/butterfly/butterfly.log", scope="node", mutability="dynamic",
         description="Log file, used when output is file.",
     )

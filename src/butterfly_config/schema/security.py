@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Section
 from .options import option
-from .types import Flag, NonEmptyStr, NonNegativeInt, PositiveInt
+from .types import Flag, NonEmptyStr, NonNegativeInt, PathText, PositiveInt
 
 TlsVersion = Literal["1.2", "1.3"]
 SigningAlgorithm = Literal["ed25519", "ecdsa_p256", "rsa_2048"]
@@ -26,15 +26,15 @@ class TlsSection(Section):
         True, scope="cluster", mutability="static",
         description="Encrypt peer traffic with TLS.",
     )
-    cert_file: NonEmptyStr = option(
+    cert_file: PathText = option(
         "/etc/butterfly/certs/node.crt", scope="node", mutability="static",
         description="This node's certificate (PEM).",
     )
-    key_file: NonEmptyStr = option(
+    key_file: PathText = option(
         "/etc/butterfly/certs/node.key", scope="node", mutability="static",
         description="Private key of this node's certificate (PEM).",
     )
-    ca_file: NonEmptyStr = option(
+    ca_file: PathText = option(
         "/etc/butterfly/certs/ca.crt", scope="cluster", mutability="static",
         description="Certificate authority that signs every node's certificate (PEM).",
     )
@@ -67,11 +67,11 @@ class SigningSection(Section):
         "ed25519", scope="cluster", mutability="static",
         description="Signature algorithm of peer messages.",
     )
-    private_key_file: NonEmptyStr = option(
+    private_key_file: PathText = option(
         "/etc/butterfly/keys/signing.key", scope="node", mutability="static",
         description="This node's signing key (PEM).",
     )
-    public_key_file: NonEmptyStr = option(
+    public_key_file: PathText = option(
         "/etc/butterfly/keys/signing.pub", scope="node", mutability="static",
         description="This node's verify key (PEM).",
     )
@@ -96,7 +96,7 @@ class AccessControlSection(Section):
         "rbac", scope="cluster", mutability="dynamic",
         description="Policy model: roles, access lists, or none.",
     )
-    policy_file: NonEmptyStr = option(
+    policy_file: PathText = option(
         "/etc/butterfly/policies/rbac.toml", scope="cluster", mutability="dynamic",
         description="File mapping roles to permissions.",
     )
@@ -121,7 +121,7 @@ class ApiSection(Section):
         "jwt", scope="cluster", mutability="static",
         description="How API clients prove who they are.",
     )
-    jwt_secret_file: NonEmptyStr = option(
+    jwt_secret_file: PathText = option(
         "/etc/butterfly/secrets/jwt.key", scope="node", mutability="static",
         description="File holding the HS256 secret, used when auth_method is jwt.",
     )
@@ -137,7 +137,7 @@ class ApiSection(Section):
         "butterfly-api", scope="cluster", mutability="dynamic",
         description="Audience (aud) a token must name.",
     )
-    api_key_file: NonEmptyStr | None = option(
+    api_key_file: PathText | None = option(
         None, scope="node", mutability="static",
         description="File of accepted API keys, used when auth_method is api_key.",
         example="/etc/butterfly/secrets/api_keys.toml",
@@ -167,7 +167,7 @@ class EncryptionAtRestSection(Section):
         "aes-256-gcm", scope="node", mutability="static",
         description="Cipher for data on disk.",
     )
-    key_file: NonEmptyStr | None = option(
+    key_file: PathText | None = option(
         None, scope="node", mutability="static",
         description="File holding the encryption key.",
         example="/etc/butterfly/keys/encryption.key",

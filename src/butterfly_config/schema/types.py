@@ -139,7 +139,19 @@ encoding unchanged: strings, booleans, 64-bit integers, finite floats, lists, ta
 
 # -- strings -----------------------------------------------------------------
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
-"""Paths, names and URLs: the empty string is never meaningful."""
+"""Names and URLs: the empty string is never meaningful."""
+
+
+def _no_nul(path: str) -> str:
+    if "\x00" in path:
+        raise PydanticCustomError(
+            "path_nul", "a path cannot contain a NUL character (at character {at})",
+            {"at": path.index("\x00") + 1})
+    return path
+
+
+PathText = Annotated[str, StringConstraints(min_length=1), AfterValidator(_no_nul)]
+"""A file or directory path: not empty, and no NUL (no system call can take one)."""
 
 LogLevel = Literal["trace", "debug", "info", "warn", "error"]
 

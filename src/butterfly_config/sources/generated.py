@@ -30,8 +30,8 @@ def generated_node_id(data_dir: str) -> tuple[str, Source]:
     try:
         with open(stored, encoding="utf-8") as handle:
             existing = handle.read().strip()
-    except (OSError, UnicodeDecodeError):
-        existing = ""
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in data_dir,
+        existing = ""  # which validation reports
     if existing:
         return existing, Source("generated", stored)
     return derived_node_id(data_dir), Source("generated", "hostname + data_dir")

@@ -44,6 +44,9 @@ def read_text(display: str, *, named_by: str | None = None) -> str:
         raise ConfigIOError(f"{display}: is a directory, not a file{why}") from None
     except OSError as exc:
         raise ConfigIOError(f"{display}: cannot be read: {exc.strerror or exc}{why}") from None
+    except ValueError:  # a NUL in the name: no system call takes one
+        raise ConfigIOError(f"{display!r}: a file name cannot contain a NUL character{why}",
+                            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -104,6 +107,12 @@ def _include_list(
     if section is None:
         return [], []
     files = section.get("files", []) if isinstance(section, dict) else None
+    if isinstance(files, list) and any(isinstance(f, str) and "\x00" in f for f in files):
+        return [], [ConfigIssue(
+            path="include.files", message="a file name cannot contain a NUL character",
+            hint='e.g. [include] files = ["./network.toml"]', rule="type", file=display,
+            line=find_line(text, "include.files") or find_line(text, "include"),
+        )]
     if isinstance(files, list) and all(isinstance(f, str) and f for f in files):
         others = [k for k in section if k != "files"]
         issues = [
