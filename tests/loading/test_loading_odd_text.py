@@ -69,3 +69,33 @@ def test_an_include_with_a_nul_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ButterflyError) as caught:
         ConfigLoader().add_file(file).set_environ({}).load()
     assert "include.files: a file name cannot contain a NUL character" in caught.value.render()
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "1" + "]" * levels
+
+
+def test_toml_nested_too_deeply_for_the_parser_is_a_syntax_error(tmp_path: Path) -> None:
+    # tomllib recurses per level: this once escaped as a RecursionError traceback
+    file = tmp_path / "node.toml"
+    file.write_text(f"[partition.model_hints]\nm = {{ a = {_nested(3000)} }}\n", encoding="utf-8")
+    with pytest.raises(ButterflyError) as caught:
+        ConfigLoader().add_file(file).set_environ({}).load()
+    assert "invalid TOML: values are nested too deeply to read" in caught.value.render()
+    variable = {"BUTTERFLY_PARTITION_MODEL_HINTS": f"{{m={{a={_nested(3000)}}}}}"}
+    file.write_text("", encoding="utf-8")
+    with pytest.raises(ButterflyError) as caught:
+        ConfigLoader().add_file(file).set_environ(variable).load()
+    assert "values are nested too deeply to read" in caught.value.render()
+
+
+def test_free_form_values_nest_at_most_32_levels(tmp_path: Path) -> None:
+    # deeper values would load, then fail in the JSON encoder (its limit is 255)
+    file = tmp_path / "node.toml"
+    file.write_text(f"[partition.model_hints]\nm = {{ a = {_nested(31)} }}\n", encoding="utf-8")
+    config = ConfigLoader().add_file(file).set_environ({}).load()
+    assert len(config.cluster_hash) == 64
+    file.write_text(f"[partition.model_hints]\nm = {{ a = {_nested(400)} }}\n", encoding="utf-8")
+    with pytest.raises(ButterflyError) as caught:
+        ConfigLoader().add_file(file).set_environ({}).load()
+    assert "nested more than 32 levels deep" in caught.value.render()

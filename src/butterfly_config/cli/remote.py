@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from butterfly_config import toml_text
 from butterfly_config.client import ButterflyClient
 from butterfly_config.errors import (
     ButterflyError,
@@ -107,7 +108,7 @@ def write_atomically(path: Path, text: str) -> None:
 def parse_value(text: str) -> Any:
     """A command-line value as TOML (`4`, `true`, `[0, 1]`, `"x"`), else the plain string."""
     try:
-        return tomllib.loads(f"value = {text}")["value"]
+        return toml_text.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
 
@@ -120,7 +121,7 @@ def _file_operations(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigIOError(f"{path}: cannot read: {exc}") from None
     try:
-        document = tomllib.loads(text)
+        document = toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         issue = ConfigIssue(path="", message=f"not valid TOML: {exc}", rule="toml-syntax",

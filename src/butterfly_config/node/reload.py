@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from butterfly_config import toml_text
 from butterfly_config.config import ButterflyConfig, ConfigChange
 from butterfly_config.errors import ButterflyError, ConfigError
 from butterfly_config.node.manager import ConfigManager
@@ -232,7 +233,7 @@ class HotReloader:
             if name in self._env_files:
                 continue  # KEY=VALUE lines, not TOML
             try:
-                tomllib.loads(data.decode("utf-8"))
+                toml_text.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, tomllib.TOMLDecodeError):
                 return False
         return True

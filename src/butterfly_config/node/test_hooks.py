@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from butterfly_config import toml_text
 from butterfly_config.errors import UsageError
 from butterfly_config.node.subscribers import ConfigSubscriber
 
@@ -32,7 +33,7 @@ VETO_VARIABLE = "BUTTERFLY_TEST_VETO"
 def parse_value(text: str) -> Any:
     """A TOML scalar or array (`6`, `true`, `[0, 1]`, `"x"`), else the text itself."""
     try:
-        return tomllib.loads(f"value = {text}")["value"]
+        return toml_text.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
 

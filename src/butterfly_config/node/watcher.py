@@ -26,6 +26,7 @@ import tomllib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from butterfly_config import toml_text
 from butterfly_config.canonical import digest
 
 log = logging.getLogger("butterfly.reload")
@@ -81,7 +82,7 @@ def _read(name: str) -> bytes | None:
 def _includes(data: bytes) -> list[str]:
     """The `[include] files` of a file's bytes; nothing when it does not parse (yet)."""
     try:
-        document = tomllib.loads(data.decode("utf-8"))
+        document = toml_text.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return []
     section = document.get("include")

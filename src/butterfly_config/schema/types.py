@@ -80,7 +80,12 @@ _EXACT_FLOAT = 2.0**53
 """Up to here every integral float is an exact integer."""
 
 
-def _agreed_value(value: Any, where: str) -> Any:
+MAX_NESTING = 32
+"""Tables and lists inside a free-form value: deeper than any real hint, and far from
+the JSON encoder's limit (255)."""
+
+
+def _agreed_value(value: Any, where: str, depth: int = 0) -> Any:
     """`value` as every node reads it back from the agreed (JSON) document.
 
     The node that takes an update keeps the values it was given, the others
@@ -104,11 +109,16 @@ def _agreed_value(value: Any, where: str) -> Any:
                 "free_form_float", "{where}: must be a finite number, got {value}",
                 {"where": where, "value": value})
         return int(value) if value.is_integer() and abs(value) <= _EXACT_FLOAT else value
+    if isinstance(value, dict | list | tuple) and depth >= MAX_NESTING:
+        raise PydanticCustomError(
+            "free_form_depth", "{where}: nested more than {limit} levels deep",
+            {"where": where, "limit": MAX_NESTING})
     if isinstance(value, dict):
-        return {_unicode_text(str(key), f"{where}.{key!r}"): _agreed_value(item, f"{where}.{key}")
+        return {_unicode_text(str(key), f"{where}.{key!r}"):
+                _agreed_value(item, f"{where}.{key}", depth + 1)
                 for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_agreed_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_agreed_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
     raise PydanticCustomError(
         "free_form_value",
         "{where}: a {kind} cannot be agreed on by the cluster; write it as a string",

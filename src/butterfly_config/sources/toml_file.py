@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from butterfly_config import toml_text
 from butterfly_config.errors import (
     ConfigIOError,
     ConfigIssue,
@@ -62,7 +63,7 @@ def read_text(display: str, *, named_by: str | None = None) -> str:
 def parse_toml(text: str, display: str) -> dict[str, Any]:
     """Parse TOML text; malformed text is a `ConfigSyntaxError` with file:line:col."""
     try:
-        return tomllib.loads(text)
+        return toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = column = None

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from butterfly_config import toml_text
+
 from .schema_map import ValueKind
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -28,7 +30,7 @@ def _structured(text: str) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        return toml_text.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError as exc:
         raise ValueParseError(f"'{text}' is neither a JSON nor a TOML value ({exc})") from None
 

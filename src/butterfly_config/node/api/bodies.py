@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from butterfly_config import toml_text
 from butterfly_config.errors import ConfigIssue
 from butterfly_config.node.service import PatchOperation
 
@@ -126,11 +127,9 @@ def _valid_path(path: str) -> bool:
 def _parse_toml(body: bytes) -> dict[str, Any]:
     text = _decode(body)
     try:
-        return tomllib.loads(text)
+        return toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadBody(f"body is not valid TOML: {exc}") from None
-    except RecursionError:
-        raise BadBody("body is not usable TOML: nesting is too deep") from None
 
 
 def _parse_json(body: bytes) -> object:

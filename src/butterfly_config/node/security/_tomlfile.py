@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from butterfly_config import toml_text
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -29,7 +30,7 @@ def read_toml(path: Path, what: str) -> tuple[dict[str, Any], str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigIOError(f"{path}: cannot read {what}: {exc}") from exc
     try:
-        return tomllib.loads(text), text
+        return toml_text.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         found = _AT_LINE.search(str(exc))
         line = int(found.group(1)) if found else None
