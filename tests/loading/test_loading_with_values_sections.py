@@ -19,7 +19,8 @@ DEV = {"BUTTERFLY_METADATA_ENVIRONMENT": "development"}
 PATHS = sorted(path for path in registry.options() if not path.startswith("include."))
 ODD_VALUES: list[Any] = [0, 1, -1, 2, 3, 7, 10**6, 2**70, 0.5, 1.0, -0.0, True, False, "", "x",
                          "tcp", "least_loaded", "debug", "30s", "1GiB", [], ["a"], [1, 2],
-                         {}, {"k": 1}, None]
+                         {}, {"k": 1}, None, float("inf"), 1e309, "a\x00b", "a\udcffb",
+                         {"m": {"n": 8.0}}, {"m": {"n": [[[[1]]]]}}]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,9 @@ def _outcome(build: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
     except ConfigError as exc:
         return "refused", [(i.path, i.message, i.rule, i.severity, i.file, i.line)
                            for i in exc.errors]
+    # whatever is accepted can be hashed, written and agreed on
+    assert len(config.cluster_hash) == 64 and len(config.full_hash) == 64
+    config.to_toml()
     return "built", (config.to_canonical(), config.origins, config.warnings)
 
 
