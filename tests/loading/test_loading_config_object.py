@@ -202,6 +202,7 @@ def test_integral_floats_in_free_form_tables_are_held_as_integers() -> None:
     (float("inf"), "must be a finite number"),
     (float("nan"), "must be a finite number"),
     (datetime.date(2026, 1, 2), "a date cannot be agreed on by the cluster; write it as a string"),
+    (None, "TOML has no null; leave the key out"),
 ])
 def test_free_form_values_json_cannot_carry_are_refused(value: object, says: str) -> None:
     with pytest.raises(ConfigError) as caught:

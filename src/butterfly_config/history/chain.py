@@ -30,9 +30,9 @@ def entry_digest(revision: int, doc_hash: str, parent_digest: str) -> str:
     """The digest that names a history entry and links it to its parent (see module doc)."""
     if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
         raise ValueError(f"revision must be a non-negative integer, not {revision!r}")
-    if not doc_hash or not _HEX.match(doc_hash):
+    if not doc_hash or not _HEX.fullmatch(doc_hash):
         raise ValueError(f"doc_hash must be lowercase hex, not {doc_hash!r}")
-    if not _HEX.match(parent_digest):
+    if not _HEX.fullmatch(parent_digest):
         raise ValueError(f"parent_digest must be lowercase hex, not {parent_digest!r}")
     payload = f'{{"doc_hash":"{doc_hash}","parent_digest":"{parent_digest}","revision":{revision}}}'
     return str(blake3(payload.encode("utf-8")).hexdigest())

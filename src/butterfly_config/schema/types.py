@@ -91,9 +91,13 @@ def _agreed_value(value: Any, where: str, depth: int = 0) -> Any:
     The node that takes an update keeps the values it was given, the others
     decode the canonical bytes: both must hold the same thing. So an integral
     float becomes the integer the encoding writes, and what JSON cannot carry
-    exactly (inf, nan, integers beyond 64 bits, dates and times) is refused.
+    exactly (inf, nan, integers beyond 64 bits, dates and times), and null, which
+    the TOML it is also written as cannot hold, are refused.
     """
-    if value is None or isinstance(value, bool):
+    if value is None:  # JSON can send it; the TOML mirror, export and files cannot hold it
+        raise PydanticCustomError(
+            "free_form_null", "{where}: TOML has no null; leave the key out", {"where": where})
+    if isinstance(value, bool):
         return value
     if isinstance(value, str):
         return _unicode_text(value, where)
@@ -145,7 +149,8 @@ def _agreed_tables(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 AgreedTables = Annotated[dict[str, dict[str, Any]], AfterValidator(_agreed_tables)]
 """Named free-form tables (e.g. per-model hints) whose values survive the agreed
-encoding unchanged: strings, booleans, 64-bit integers, finite floats, lists, tables."""
+encoding and TOML unchanged: strings, booleans, 64-bit integers, finite floats, lists,
+tables."""
 
 # -- strings -----------------------------------------------------------------
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]

@@ -24,7 +24,7 @@ def _string(text: str) -> str:
 
 def key(name: str) -> str:
     """A TOML key: bare when it can be, quoted otherwise."""
-    return name if _BARE.match(name) else _string(name)
+    return name if _BARE.fullmatch(name) else _string(name)
 
 
 def value(item: Any) -> str:

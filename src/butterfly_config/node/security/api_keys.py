@@ -119,7 +119,7 @@ class ApiKeyStore:
             for extra in sorted(set(body) - {"key_sha256", "roles", "description"}):
                 problem(table, extra, f"unknown key {extra!r}", "use key_sha256 and roles")
             digest = body.get("key_sha256")
-            if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
+            if not isinstance(digest, str) or not _HEX64.fullmatch(digest.lower()):
                 problem(
                     table,
                     "key_sha256" if "key_sha256" in body else None,
