@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Section
+from .free_form import AgreedTables
 from .options import option
-from .types import AgreedTables, Flag, Fraction, NonNegativeInt, PositiveInt
+from .types import Flag, Fraction, NonNegativeInt, PositiveInt
 
 PartitionStrategy = Literal["layer_affinity", "min_communication", "load_balanced", "custom"]
 GroupingStrategy = Literal["sequential", "interleaved", "optimized"]
