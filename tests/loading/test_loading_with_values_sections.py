@@ -87,3 +87,15 @@ def test_section_builds_chain_like_whole_builds(reference: ButterflyConfig) -> N
         assert quick.to_canonical() == whole.to_canonical()
         assert quick.origins == whole.origins
         assert quick.cluster_hash == whole.cluster_hash
+
+
+def test_the_root_model_has_no_validators_of_its_own() -> None:
+    # what makes validating only the touched sections exact: add a root validator and
+    # `with_values` must validate the whole model again
+    from butterfly_config.schema.root import ConfigModel
+
+    decorators = ConfigModel.__pydantic_decorators__
+    assert not decorators.model_validators and not decorators.field_validators
+    for name, field in ConfigModel.model_fields.items():
+        assert field.metadata == [], name
+        assert isinstance(field.annotation, type), name
