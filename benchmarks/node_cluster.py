@@ -6,10 +6,11 @@ each one ask every node when it applied the new revision (watch's
 `applied_at`, on the clock the request was sent by: -> applied everywhere).
 The floor is a 3-node etcd cluster's put of the same 40 KB document (the
 reference configuration file, 38 KB, whose cluster options the nodes agree on
-as a 4 KB canonical document) in the same run, when etcd can be installed
-here, compared like with like: an update sent to a non-coordinator against a
-put sent to a follower (both are forwarded), and at n = 4 an update sent to
-the coordinator against a put sent to the leader.
+as a 4 KB canonical document) in the same run, half right before and half
+right after the n = 4 cluster, pooled, when etcd can be installed here. It is
+compared like with like: an update sent to a non-coordinator against a put
+sent to a follower (both are forwarded), and at n = 4 an update sent to the
+coordinator against a put sent to the leader.
 """
 
 from __future__ import annotations
@@ -161,10 +162,12 @@ def _ensure_etcd() -> str | None:
     return shutil.which("etcd")
 
 
-def measure_etcd(puts: int, workdir: Path) -> dict[str, float] | None:
+def measure_etcd(puts: int, workdir: Path) -> dict[str, list[float]] | None:
+    """Milliseconds of `puts` puts via a follower ("") and to the leader ("leader_")."""
     etcd = _ensure_etcd()
     if etcd is None:
         return None
+    workdir.mkdir(parents=True, exist_ok=True)
     import base64
 
     base = _free_base(6)
@@ -207,9 +210,7 @@ def measure_etcd(puts: int, workdir: Path) -> dict[str, float] | None:
                     start = time.perf_counter()
                     client.post(f"{target}/v3/kv/put", json=body).raise_for_status()
                     timed[prefix].append((time.perf_counter() - start) * 1000)
-        return {f"{prefix}{q}": percentile(samples, level)
-                for prefix, samples in timed.items()
-                for q, level in (("p50", 0.5), ("p99", 0.99))}
+        return timed
     finally:
         for proc in procs:
             proc.terminate()
@@ -218,6 +219,17 @@ def measure_etcd(puts: int, workdir: Path) -> dict[str, float] | None:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _etcd_figures(
+    before: dict[str, list[float]] | None, after: dict[str, list[float]] | None
+) -> dict[str, float] | None:
+    """p50/p99 of both etcd runs' puts together, per target ("" and "leader_")."""
+    if before is None or after is None:
+        return None
+    return {f"{prefix}{q}": percentile(before[prefix] + after[prefix], level)
+            for prefix in before
+            for q, level in (("p50", 0.5), ("p99", 0.99))}
 
 
 def _etcd_leader(client: httpx.Client, urls: list[str]) -> str:
@@ -234,7 +246,13 @@ def run(quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="butterfly-bench-") as tmp:
         work = Path(tmp)
-        etcd = measure_etcd(updates, work)
+        # the floor is measured right before and right after the n = 4 cluster, half
+        # each time, and pooled: a VM that speeds up or slows down during the run
+        # moves both sides of the ratio
+        before = measure_etcd(updates // 2, work / "etcd-before")
+        m4 = measure_cluster(4, updates, work, via_coordinator=True)
+        after = measure_etcd(updates - updates // 2, work / "etcd-after") if before else None
+        etcd = _etcd_figures(before, after)
         floor = etcd["p50"] if etcd else None
         leader_floor = etcd["leader_p50"] if etcd else None
         if etcd:
@@ -246,7 +264,7 @@ def run(quick: bool = False) -> list[Figure]:
             ]
         note = "" if floor else "etcd could not be installed here: no floor"
         for nodes in (4, 7):
-            m = measure_cluster(nodes, updates, work, via_coordinator=nodes == 4)
+            m = m4 if nodes == 4 else measure_cluster(nodes, updates, work)
             revisions = updates * (2 if "coordinator_p50" in m else 1)
             figures += [
                 Figure(f"n={nodes}: update -> 200 (quorum applied) p50", m["commit_p50"], "ms",
