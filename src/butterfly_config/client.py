@@ -20,6 +20,7 @@ capture requests to 127.0.0.1.
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -28,7 +29,13 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from butterfly_config.errors import ButterflyError, ConfigIssue, ConnectionFailed, Severity
+from butterfly_config.errors import (
+    ButterflyError,
+    ConfigIssue,
+    ConnectionFailed,
+    Severity,
+    UsageError,
+)
 
 CONNECT_HINT = "is the node running? check --url / BUTTERFLY_API_URL"
 TOKEN_HINT = "check the token (--token / BUTTERFLY_API_TOKEN) and the roles it carries"
@@ -261,7 +268,7 @@ class ButterflyClient:
     ) -> httpx.Response:
         request_headers = dict(headers or {})
         if json_body is not None:
-            content = orjson.dumps(json_body)
+            content = _json_bytes(json_body)
             request_headers["Content-Type"] = "application/json"
         try:
             response = self._http.request(
@@ -344,3 +351,22 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
             "expected an object"
         )
     return body
+
+
+def _json_bytes(body: Any) -> bytes:
+    """A request body as JSON. inf and nan are refused here: the encoder would send them
+    as null, which unsets an optional option instead of failing."""
+    if _non_finite(body):
+        raise UsageError("inf and nan cannot be sent to a node: JSON has no such numbers",
+                         hint="write a finite number")
+    return orjson.dumps(body)
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(_non_finite, value.values()))
+    if isinstance(value, list | tuple):
+        return any(map(_non_finite, value))
+    return False

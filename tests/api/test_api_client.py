@@ -16,7 +16,7 @@ from butterfly_config.client import (
     RemoteAccessDenied,
     RemoteRefused,
 )
-from butterfly_config.errors import ConnectionFailed
+from butterfly_config.errors import ConnectionFailed, UsageError
 from butterfly_config.node.api.server import ThreadedServer, free_port
 
 
@@ -190,3 +190,13 @@ def test_abandoned_watch_is_released(service: FakeConfigService,
     while service.active_waits and time.monotonic() < deadline:
         time.sleep(0.05)
     assert service.active_waits == 0
+
+
+def test_infinity_is_refused_before_anything_is_sent(client: ButterflyClient,
+                                                     service: FakeConfigService) -> None:
+    # the JSON encoder would send it as null, which unsets an optional option
+    for value in (float("inf"), float("nan"), {"m": {"n": [1.0, float("-inf")]}}):
+        with pytest.raises(UsageError) as caught:
+            client.set("network.external_addr", value)
+        assert "inf and nan cannot be sent to a node" in caught.value.render()
+    assert service.revision == 0
