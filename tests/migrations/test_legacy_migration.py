@@ -145,6 +145,21 @@ def test_unconvertible_values_are_reported_not_dropped() -> None:
     assert set(result.document) == {"metadata"}
 
 
+@pytest.mark.parametrize(("path", "value", "says"), [
+    ("resources.max_memory_gb", float("inf"), "a size must be a finite number"),
+    ("resources.max_memory_gb", float("nan"), "a size must be a finite number"),
+    ("resources.max_memory_gb", 1e308, "more bytes than a 64-bit count holds"),
+    ("resources.max_memory_gb", 2**40, "more bytes than a 64-bit count holds"),
+    ("network.max_message_size", "99999999999TB", "more bytes than a 64-bit count holds"),
+])
+def test_sizes_no_64_bit_count_holds_are_reported(path: str, value: Any, says: str) -> None:
+    # inf and 1e308 once escaped as an OverflowError traceback
+    section, key = path.split(".")
+    result = _migrate({section: {key: value}})
+    unmapped = {u.source: u for u in result.report.unmapped}
+    assert says in unmapped[path].reason
+
+
 def test_unknown_keys_are_unmapped_with_suggestion() -> None:
     result = _migrate({"node": {"id": "n1", "favourite_colour": "blue"},
                        "network": {"listen_adr": "0.0.0.0:1"}})

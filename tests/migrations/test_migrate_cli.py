@@ -89,6 +89,17 @@ def test_malformed_input_is_exit_1_with_file_line(tmp_path: Path, capsys) -> Non
     assert not (tmp_path / "n.toml").exists()
 
 
+def test_a_key_written_twice_is_exit_1_not_a_traceback(tmp_path: Path, capsys) -> None:
+    # TOML forbids it; tomlkit says so with KeyAlreadyPresent, not a ParseError
+    old = tmp_path / "old.toml"
+    old.write_text("[resources]\nnum_cpu_cores = 4\nnum_cpu_cores = 8\n", encoding="utf-8")
+    assert _migrate("--from", "0.9", "--to", "1.0", "--input", str(old),
+                    "--output", str(tmp_path / "new.toml")) == 1
+    err = capsys.readouterr().err
+    assert "not valid TOML" in err and 'Key "num_cpu_cores" already exists' in err
+    assert "Traceback" not in err
+
+
 def test_missing_input_is_exit_2(tmp_path: Path, capsys) -> None:
     assert _migrate("--from", "0.9", "--to", "1.0", "--input", str(tmp_path / "none.toml"),
                     "--output", str(tmp_path / "n.toml")) == 2

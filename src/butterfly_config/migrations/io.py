@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import ParseError, TOMLKitError
 from tomlkit.items import Table
 
 from butterfly_config import toml_text
@@ -50,6 +50,10 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
         message = _AT_LINE.sub("", str(exc))
         issue = ConfigIssue(path="", message=f"not valid TOML: {message}", rule="toml-syntax",
                             file=str(file), line=exc.line, column=exc.col)
+        raise ConfigSyntaxError(issue.render(), [issue]) from exc
+    except TOMLKitError as exc:  # e.g. a key written twice: TOML forbids it, not a ParseError
+        issue = ConfigIssue(path="", message=f"not valid TOML: {exc}", rule="toml-syntax",
+                            file=str(file))
         raise ConfigSyntaxError(issue.render(), [issue]) from exc
     plain: dict[str, Any] = document.unwrap()
     return plain

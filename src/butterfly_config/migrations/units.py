@@ -10,7 +10,11 @@ guessed.
 
 from __future__ import annotations
 
+import math
 import re
+
+MAX_BYTES = 2**63 - 1
+"""The schema's integers are 64-bit (schema.types.MAX_INT)."""
 
 BINARY_UNITS: dict[str, int] = {
     "B": 1,
@@ -51,21 +55,26 @@ def parse_size(value: object) -> int:
         raise UnitError(f"unknown size unit {match.group('unit')!r} in {value!r} (known: {known})")
     digits = match.group("number")
     number = float(digits) if "." in digits else int(digits)
-    total = number * factor
-    if total != int(total):
-        raise UnitError(f"{value!r} is not a whole number of bytes")
-    return int(total)
+    return _whole_bytes(number * factor, f"{value!r}")
 
 
 def gib_to_bytes(value: object) -> int:
     """`*_gb` integers of the older layout are GiB (binary), like every size in the schema."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UnitError(f"expected a number of GB, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnitError(f"a size must be a finite number, got {value}")
     if value < 0:
         raise UnitError(f"a size cannot be negative: {value}")
-    total = value * 2**30
+    return _whole_bytes(value * 2**30, f"{value!r} GB")
+
+
+def _whole_bytes(total: float, shown: str) -> int:
+    """`total` as an integer count of bytes, if it is one the schema can hold."""
+    if (isinstance(total, float) and not math.isfinite(total)) or total > MAX_BYTES:
+        raise UnitError(f"{shown} is more bytes than a 64-bit count holds")
     if total != int(total):
-        raise UnitError(f"{value!r} GB is not a whole number of bytes")
+        raise UnitError(f"{shown} is not a whole number of bytes")
     return int(total)
 
 
