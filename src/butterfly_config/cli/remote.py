@@ -105,12 +105,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 # -- update -----------------------------------------------------------------------
-def parse_value(text: str) -> Any:
-    """A command-line value as TOML (`4`, `true`, `[0, 1]`, `"x"`), else the plain string."""
-    try:
-        return toml_text.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
-        return text
+parse_value = toml_text.value_or_text
+"""A command-line value as TOML (`4`, `true`, `[0, 1]`, `"x"`), else the plain string."""
 
 
 def _file_operations(path: Path) -> list[dict[str, Any]]:

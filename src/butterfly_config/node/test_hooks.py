@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +29,6 @@ HOOKS_VARIABLE = "BUTTERFLY_TEST_HOOKS"
 VETO_VARIABLE = "BUTTERFLY_TEST_VETO"
 
 
-def parse_value(text: str) -> Any:
-    """A TOML scalar or array (`6`, `true`, `[0, 1]`, `"x"`), else the text itself."""
-    try:
-        return toml_text.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def _same(current: Any, wanted: Any) -> bool:
@@ -69,7 +62,7 @@ def veto_from(spec: str) -> ValueVeto:
         close = suggest(path)
         raise UsageError(f"{VETO_VARIABLE}: {path!r} is not an option",
                          hint=f"did you mean {close}?" if close else "")
-    return ValueVeto(path, parse_value(raw.strip()))
+    return ValueVeto(path, toml_text.value_or_text(raw.strip()))
 
 
 def install(manager: ConfigManager, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -30,7 +30,7 @@ def _structured(text: str) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:
-        return toml_text.loads(f"v = {text}")["v"]
+        return toml_text.loads_value(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueParseError(f"'{text}' is neither a JSON nor a TOML value ({exc})") from None
 
