@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 import re
 
-MAX_BYTES = 2**63 - 1
-"""The schema's integers are 64-bit (schema.types.MAX_INT)."""
+from butterfly_config.schema.types import MAX_INT
 
 BINARY_UNITS: dict[str, int] = {
     "B": 1,
@@ -71,7 +70,7 @@ def gib_to_bytes(value: object) -> int:
 
 def _whole_bytes(total: float, shown: str) -> int:
     """`total` as an integer count of bytes, if it is one the schema can hold."""
-    if (isinstance(total, float) and not math.isfinite(total)) or total > MAX_BYTES:
+    if (isinstance(total, float) and not math.isfinite(total)) or total > MAX_INT:
         raise UnitError(f"{shown} is more bytes than a 64-bit count holds")
     if total != int(total):
         raise UnitError(f"{shown} is not a whole number of bytes")

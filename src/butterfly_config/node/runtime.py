@@ -94,11 +94,6 @@ def log_settings(config: ButterflyConfig) -> LogSettings:
 
 
 # -- keys and members -----------------------------------------------------------------
-def resolve_path(value: object, base_dir: str | None) -> Path:
-    """A path option as validation reads it (`paths.resolve_path`)."""
-    return Path(paths.resolve_path(str(value), base_dir))
-
-
 def load_signer(model: ConfigModel, standalone: bool, base_dir: str | None = None) -> Signer:
     from butterfly_config.node.security.signing_keys import load_private_key
 
@@ -111,7 +106,7 @@ def load_signer(model: ConfigModel, standalone: bool, base_dir: str | None = Non
                          f"{algorithm} is not supported for consensus messages",
                          hint='use "ed25519" (recommended) or "ecdsa_p256"', rule="signing")],
         )
-    path = resolve_path(model.security.signing.private_key_file, base_dir)
+    path = Path(paths.resolve_path(str(model.security.signing.private_key_file), base_dir))
     if not path.exists() and standalone:
         log.warning("no signing key at %s: a standalone node signs with a key of this run only",
                     path)
@@ -220,8 +215,8 @@ def tls_contexts(model: ConfigModel, base_dir: str | None = None) -> tuple[
     from butterfly_config.node.security.tls_material import client_ssl_context, server_ssl_context
 
     minimum = str(tls.min_tls_version)
-    cert, key, ca = (str(resolve_path(p, base_dir)) for p in (tls.cert_file, tls.key_file,
-                                                              tls.ca_file))
+    cert, key, ca = (paths.resolve_path(str(p), base_dir)
+                     for p in (tls.cert_file, tls.key_file, tls.ca_file))
     api = server_ssl_context(cert, key, ca, verify_client=False, min_tls_version=minimum)
     if model.security.api.auth_method == "mtls":
         # The certificate names the caller; health and metrics stay reachable without one.

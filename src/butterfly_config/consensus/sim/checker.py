@@ -48,7 +48,6 @@ Validator = Callable[[bytes], str | None]
 """The validation callback: an error message, or None when the document is valid."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Violation:
     invariant: str
