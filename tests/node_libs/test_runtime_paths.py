@@ -8,7 +8,8 @@ import pytest
 
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.mirror_writer import write_config_mirror
-from butterfly_config.node.runtime import NodeRuntime, log_settings, resolve_path
+from butterfly_config.node.runtime import NodeRuntime, log_settings
+from butterfly_config.paths import resolve_path
 
 
 def test_a_relative_data_dir_is_opened_beside_the_config_file(
@@ -39,9 +40,11 @@ def test_a_relative_data_dir_is_opened_beside_the_config_file(
 def test_key_paths_expand_home_as_validation_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert resolve_path("~/keys/node.pem", "/etc/butterfly") == tmp_path / "keys" / "node.pem"
-    assert resolve_path("keys/node.pem", "/etc/butterfly") == Path("/etc/butterfly/keys/node.pem")
-    assert resolve_path("/abs/node.pem", "/etc/butterfly") == Path("/abs/node.pem")
+    # the node opens key and TLS files at these paths (the rule validation checks them by)
+    base = "/etc/butterfly"
+    assert Path(resolve_path("~/keys/node.pem", base)) == tmp_path / "keys" / "node.pem"
+    assert Path(resolve_path("keys/node.pem", base)) == Path("/etc/butterfly/keys/node.pem")
+    assert Path(resolve_path("/abs/node.pem", base)) == Path("/abs/node.pem")
 
 
 def test_a_relative_log_file_is_written_where_validation_checked_it(
