@@ -31,7 +31,7 @@ BASE = ButterflyConfig.defaults()
 
 def _exactly(a: Any, b: Any) -> bool:
     """Equal with the same types all the way down (8 is not 8.0, nor True)."""
-    return documents._same_value(a, b)
+    return documents.same_value(a, b)
 
 
 @settings(max_examples=400, deadline=None)

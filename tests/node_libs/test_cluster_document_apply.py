@@ -54,7 +54,7 @@ def test_the_result_equals_laying_every_cluster_value_over_the_base(
 
 
 def test_values_of_another_json_type_are_not_taken_as_equal() -> None:
-    same = documents._same_value
+    same = documents.same_value
     assert same({"a": [1, 2.5, "x"]}, {"a": [1, 2.5, "x"]})
     assert not same(1, 1.0) and not same(1, True) and not same(0, False)
     assert not same([1], [1.0]) and not same({"a": 1}, {"a": 1, "b": 2})

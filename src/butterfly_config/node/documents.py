@@ -194,7 +194,7 @@ def _neutral_start(
         return _neutral_base(), proposed
     head = _cluster_values(head_document)
     return head_build, {path: value for path, value in proposed.items()
-                        if (old := head[path]) is not value and not _same_value(old, value)}
+                        if (old := head[path]) is not value and not same_value(old, value)}
 
 
 def _jsonish(value: Any) -> Any:
@@ -229,7 +229,7 @@ def differing_from(base: ButterflyConfig, values: dict[str, Any]) -> dict[str, A
     own = _own_cluster_values(base)
     missing = object()
     return {path: value for path, value in values.items()
-            if (old := own.get(path, missing)) is not value and not _same_value(old, value)}
+            if (old := own.get(path, missing)) is not value and not same_value(old, value)}
 
 
 @lru_cache(maxsize=8)
@@ -237,14 +237,14 @@ def _own_cluster_values(base: ButterflyConfig) -> dict[str, Any]:
     return _cluster_values(document_of(base))
 
 
-def _same_value(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same JSON types all the way down (1 is not 1.0, nor True)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(map(_same_value, a, b))
+        return len(a) == len(b) and all(map(same_value, a, b))
     return bool(a == b)
 
 

@@ -65,7 +65,7 @@ def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Cha
     changes: list[Change] = []
     for path, value in new.items():
         before = old.get(path)
-        if before is value or (type(before) is type(value) and before == value):
+        if before is value or documents.same_value(before, value):
             continue  # the same value: its plain form is the same too
         plain_before, plain_after = _plain(before), _plain(value)
         if plain_before != plain_after:
