@@ -80,8 +80,15 @@ def cluster_values(document: bytes) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=16)
+def _tree(document: bytes) -> Any:
+    """The parsed document, read-only: its values and its unknown keys are both read
+    from it, and a commit asks for the same few documents several times."""
+    return orjson.loads(document)
+
+
+@lru_cache(maxsize=16)
 def _cluster_values(document: bytes) -> dict[str, Any]:
-    tree = orjson.loads(document)
+    tree = _tree(document)
     if not isinstance(tree, dict):
         raise ValueError("a cluster document must be a JSON object")
     values: dict[str, Any] = {}
@@ -104,7 +111,7 @@ def _cluster_keys() -> tuple[frozenset[str], frozenset[str]]:
 
 def _unknown_paths(document: bytes) -> list[str]:
     """Keys of a document that are not cluster-scope options."""
-    tree = orjson.loads(document)
+    tree = _tree(document)
     allowed, sections = _cluster_keys()
     found: list[str] = []
 
