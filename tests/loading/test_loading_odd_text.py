@@ -16,6 +16,7 @@ import tomlkit
 from butterfly_config import ConfigLoader
 from butterfly_config.errors import ButterflyError
 from butterfly_config.schema import registry
+from butterfly_config.sources.layer import set_path
 from butterfly_config.sources.schema_map import leaf_kind
 
 TEXT_PATHS = [p for p in registry.options()
@@ -25,11 +26,7 @@ ODD = ["a\x00b", "a\nb", " ", "\u202e", "x" * 5000]
 
 def _document(path: str, value: Any) -> str:
     document: dict[str, Any] = {}
-    node = document
-    *tables, leaf = path.split(".")
-    for name in tables:
-        node = node.setdefault(name, {})
-    node[leaf] = value
+    set_path(document, path, value)
     return tomlkit.dumps(document)
 
 
