@@ -14,13 +14,10 @@ from butterfly_config import ButterflyConfig, ConfigLoader
 from butterfly_config.errors import ConfigError
 from butterfly_config.schema import registry
 from butterfly_config.sources.overrides import runtime_layer
+from odd_option_values import ODD_VALUES
 
 DEV = {"BUTTERFLY_METADATA_ENVIRONMENT": "development"}
 PATHS = sorted(path for path in registry.options() if not path.startswith("include."))
-ODD_VALUES: list[Any] = [0, 1, -1, 2, 3, 7, 10**6, 2**70, 0.5, 1.0, -0.0, True, False, "", "x",
-                         "tcp", "least_loaded", "debug", "30s", "1GiB", [], ["a"], [1, 2],
-                         {}, {"k": 1}, None, float("inf"), 1e309, "a\x00b", "a\udcffb",
-                         {"m": {"n": 8.0}}, {"m": {"n": [[[[1]]]]}}]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from butterfly_config import ButterflyConfig, ConfigLoader
 from butterfly_config.errors import ConfigError
 from butterfly_config.node import documents
 from butterfly_config.sources.toml_writer import key as toml_key
+from odd_option_values import ODD_VALUES
 
 SCALARS = (st.none() | st.booleans() | st.text(max_size=8)
            | st.integers(min_value=-(2**80), max_value=2**80)
@@ -64,9 +65,6 @@ def test_values_the_agreed_encoding_changed_are_now_refused_or_normalized() -> N
 
 
 CLUSTER_PATHS = sorted(documents.cluster_paths())
-ODD_VALUES: list[Any] = [0, 1, -1, 2, 7, 100, 2**62, 2**70, 0.5, 1.0, 2.0, -0.0, float("inf"),
-                         True, False, "", "x", "tcp", "least_loaded", "10.0.0.1:7000", [],
-                         ["a"], [1, 2], [1.0, 2.5], {}, {"k": 1}, None]
 
 
 @settings(max_examples=300, deadline=None)
