@@ -19,7 +19,6 @@ import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 from tomlkit.items import Table
 
-from butterfly_config import toml_text
 from butterfly_config.errors import ConfigIOError, ConfigIssue, ConfigSyntaxError
 from butterfly_config.migrations.engine import iter_leaves, nest
 from butterfly_config.migrations.report import MigrationReport, toml_value
@@ -42,10 +41,6 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigIOError(f"{file}: cannot read: {exc.strerror or exc}") from exc
     try:
         document = tomlkit.parse(text)
-    except RecursionError:
-        issue = ConfigIssue(path="", message=f"not valid TOML: {toml_text.TOO_DEEP}",
-                            rule="toml-syntax", file=str(file))
-        raise ConfigSyntaxError(issue.render(), [issue]) from None
     except ParseError as exc:
         message = _AT_LINE.sub("", str(exc))
         issue = ConfigIssue(path="", message=f"not valid TOML: {message}", rule="toml-syntax",
