@@ -126,6 +126,16 @@ def test_patch_invalid_value_is_400_with_issues(client: TestClient,
     assert service.revision == 0
 
 
+def test_refusals_and_reports_give_issues_one_shape(client: TestClient) -> None:
+    """A refused update and a validation report describe an issue with the same keys."""
+    refused = client.patch(CONFIG, json=set_op("scheduling.polcy", "round_robin"))
+    reported = client.post(f"{CONFIG}/validate", json={"scheduling": {"policy": 7}})
+    assert refused.status_code == 400 and reported.status_code == 200
+    refusal_keys = set(refused.json()["errors"][0])
+    assert refusal_keys == set(reported.json()["errors"][0])
+    assert refusal_keys >= {"path", "message", "hint", "rule", "severity"}
+
+
 def test_patch_unknown_option_suggests(client: TestClient) -> None:
     response = client.patch(CONFIG, json=set_op("scheduling.polcy", "round_robin"))
     assert response.status_code == 400

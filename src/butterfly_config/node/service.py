@@ -85,10 +85,7 @@ class UpdateRefused(Exception):
         body: dict[str, Any] = {
             "success": False,
             "message": self.message,
-            "errors": [
-                {"path": e.path, "message": e.message, "hint": e.hint, "rule": e.rule}
-                for e in self.errors
-            ],
+            "errors": [e.as_dict() for e in self.errors],
         }
         if self.restart_required:
             body["restart_required"] = self.restart_required

@@ -34,7 +34,6 @@ from butterfly_config.node.api.negotiation import etag_matches, prefers_toml
 from butterfly_config.node.api.responses import (
     config_error_response,
     error_response,
-    issue_dict,
     json_response,
     refusal_response,
 )
@@ -189,8 +188,8 @@ def create_app(
         return json_response(
             {
                 "valid": report.valid,
-                "errors": [issue_dict(i) for i in report.errors],
-                "warnings": [issue_dict(i) for i in report.warnings],
+                "errors": [i.as_dict() for i in report.errors],
+                "warnings": [i.as_dict() for i in report.warnings],
             }
         )
 

@@ -24,16 +24,6 @@ def json_response(
     )
 
 
-def issue_dict(issue: ConfigIssue) -> dict[str, Any]:
-    return {
-        "path": issue.path,
-        "message": issue.message,
-        "hint": issue.hint,
-        "rule": issue.rule,
-        "severity": issue.severity,
-    }
-
-
 def error_response(
     status: int,
     message: str,
@@ -44,7 +34,7 @@ def error_response(
     body: dict[str, Any] = {
         "success": False,
         "message": message,
-        "errors": [issue_dict(i) for i in issues],
+        "errors": [i.as_dict() for i in issues],
     }
     body.update(extra)
     return json_response(body, status, headers)
