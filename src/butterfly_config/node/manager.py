@@ -93,6 +93,18 @@ class ReloadStatus:
     last_error: str = ""
 
 
+def _needs_restart(path: str) -> ConfigIssue:
+    return ConfigIssue(
+        path,
+        f"{path} is static: this document changes it, so proposing it is refused (409)",
+        hint="static options change only by editing the node files and restarting; "
+        "options a document leaves out go back to their defaults, so start from "
+        "GET /api/v1/config",
+        rule="static-change",
+        severity="warning",
+    )
+
+
 class ConfigManager:
     """Implements `ConfigService` for one node."""
 
@@ -204,16 +216,25 @@ class ConfigManager:
 
     # -- checks ---------------------------------------------------------------
     def validate_document(self, document: dict[str, Any]) -> ValidationReport:
+        """Whether `document` is a valid configuration, and what stops it being applied live.
+
+        A valid document that changes static options is still valid (a file and a
+        restart can carry it), but proposing it is refused with 409: each such
+        option is reported as a warning, so a pre-flight check does not promise
+        an update the node will refuse.
+        """
         values, issues = changes.document_values(document)
         if issues:
             return ValidationReport(False, issues, [])
+        static = sorted(changes.plan(values, self._current).static)
+        restart = [_needs_restart(path) for path in static]
         try:
             candidate = self._current.with_values(values)
         except ConfigError as exc:
             errors = [i for i in exc.errors if i.severity == "error"]
             warnings = [i for i in exc.errors if i.severity == "warning"]
-            return ValidationReport(False, errors, warnings)
-        return ValidationReport(True, [], list(candidate.warnings))
+            return ValidationReport(False, errors, [*restart, *warnings])
+        return ValidationReport(True, [], [*restart, *candidate.warnings])
 
     # -- updates --------------------------------------------------------------
     async def update_document(
