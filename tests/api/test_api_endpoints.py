@@ -169,6 +169,19 @@ def test_malformed_patch_bodies_are_400(client: TestClient, body: bytes) -> None
     assert response.json()["message"]
 
 
+@pytest.mark.parametrize(("body", "content_type", "expected"), [
+    (b"[1, 2]", "application/json", "must be a JSON object {\"operations\""),
+    (b'"set"', "application/json", "got str"),
+    (b'[network.compression]\nlevel = 3\n', "application/toml", "PATCH takes JSON"),
+])
+def test_patch_bodies_of_the_wrong_shape_say_what_patch_takes(
+        client: TestClient, body: bytes, content_type: str, expected: str) -> None:
+    response = client.patch(CONFIG, content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert expected in message and "table of sections" not in message
+
+
 # -- POST (full configuration) -------------------------------------------------------
 def test_post_full_toml_configuration(client: TestClient, service: FakeConfigService) -> None:
     document = client.get(CONFIG, headers={"Accept": "application/toml"}).text

@@ -171,7 +171,7 @@ def create_app(
         openapi_extra=models.patch_body(),
     )
     async def patch_config(request: Request, who: Writer) -> Response:
-        operations = parse_operations(await request.body())
+        operations = parse_operations(await request.body(), request.headers.get("content-type"))
         result = await service.patch(operations, identity=who)
         return json_response(result.as_dict())
 

@@ -63,11 +63,20 @@ def parse_document(body: bytes, content_type: str | None) -> dict[str, Any]:
     return _parse_toml(body)
 
 
-def parse_operations(body: bytes) -> list[PatchOperation]:
+_PATCH_SHAPE = '{"operations": [{"op": "set", "path": ..., "value": ...}]}'
+
+
+def parse_operations(body: bytes, content_type: str | None = None) -> list[PatchOperation]:
     """The operations of a PATCH body `{"operations": [{"op", "path", "value"}]}`."""
     if not body.strip():
-        raise BadBody('request body is empty: send {"operations": [{"op": "set", ...}]}')
-    payload = _expect_table(_parse_json(body), "JSON")
+        raise BadBody(f"request body is empty: send {_PATCH_SHAPE}")
+    if media_type(content_type) in TOML_TYPES:
+        raise BadBody(f"PATCH takes JSON: {_PATCH_SHAPE}; "
+                      "a TOML document goes to POST /api/v1/config")
+    payload = _parse_json(body)
+    if not isinstance(payload, dict):
+        raise BadBody(f"the body must be a JSON object {_PATCH_SHAPE}, "
+                      f"got {type(payload).__name__}")
     unknown = sorted(set(payload) - {"operations"})
     if unknown:
         raise BadBody(f"unknown field(s) {', '.join(map(repr, unknown))}: only 'operations'")
