@@ -461,3 +461,24 @@ def test_concurrent_threads_share_one_store(store: HistoryStore) -> None:
     assert errors == []
     assert len(store.list_audit(limit=1000)) == 200
     assert store.integrity_check() == ["ok"]
+
+
+def test_digits_name_a_revision_number_only(store: HistoryStore) -> None:
+    """All-digit text is a revision number and nothing else: a mistyped rollback
+    target that happens to be a hash prefix must not pick some other revision."""
+    digest = "1234" + "c" * 60
+    revision, parent = store.next_parent()
+    stored = RevisionEntry(
+        revision=revision, document=b"doc", doc_hash=digest, parent_digest=parent,
+        entry_digest=entry_digest(revision, digest, parent), timestamp=0.0,
+        proposer="n", initiator="i", action="update",
+    )
+    store.append_revision(stored)
+    assert store.find_revision(digest[:8].upper()) == stored  # a hash prefix, not all digits
+    assert store.find_revision(" 0 ") == stored
+    for spec in ("1234", "17", str(1 << 63), "9" * 30, "7" * 5000, "\u0661"):
+        with pytest.raises(RevisionNotFound):
+            store.find_revision(spec)
+    for number in (-1, 1 << 63, 1 << 80):
+        with pytest.raises(RevisionNotFound):
+            store.find_revision(number)

@@ -56,6 +56,8 @@ CONFIG_SUBDIR = "config"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BATCH = 64
 _MIN_PREFIX = 4
+_MAX_SQLITE_INT = (1 << 63) - 1
+"""SQLite integers are 64-bit: a larger number given as a revision matches none."""
 
 DigestFn = Callable[[RevisionEntry], str]
 """Recomputes an entry's chain digest; the default is history.chain.entry_digest."""
@@ -397,6 +399,8 @@ class HistoryStore:
                 self._insert_audit(conn, audit, None)
 
     def get_revision(self, revision: int) -> RevisionEntry | None:
+        if not 0 <= revision <= _MAX_SQLITE_INT:
+            return None
         with self._read() as conn:
             row = conn.execute(
                 f"SELECT {_REVISION_COLUMNS} FROM revisions WHERE revision = ?", (revision,)
@@ -439,20 +443,20 @@ class HistoryStore:
     def find_revision(self, spec: int | str) -> RevisionEntry:
         """A revision by number, by cluster_hash prefix (>= 4 hex digits) or by config_version.
 
-        Tried in this order: a revision number; an exact `metadata.config_version`;
-        a hash prefix. Several revisions with the same content (a rollback repeats
-        its target) count as one match and the newest is returned.
+        Text of digits only is a revision number; other text is tried as an exact
+        `metadata.config_version`, then as a hash prefix. Several revisions with the
+        same content (a rollback repeats its target) count as one match and the
+        newest is returned.
         """
-        if isinstance(spec, int):
-            found = self.get_revision(spec)
+        text = spec.strip() if isinstance(spec, str) else str(spec)
+        # All digits: a revision number and nothing else, so a mistyped number never
+        # matches a hash prefix. ASCII only: "¹".isdigit() is true, yet int() refuses
+        # it; beyond 19 digits no revision (a 64-bit integer) can match.
+        if isinstance(spec, int) or (text.isascii() and text.isdigit()):
+            found = self.get_revision(int(text)) if len(text) <= 19 else None
             if found is None:
-                raise self._not_found(str(spec))
+                raise self._not_found(text)
             return found
-        text = spec.strip()
-        if text.isdecimal():
-            found = self.get_revision(int(text))
-            if found is not None:
-                return found
         with self._read() as conn:
             matches = conn.execute(
                 "SELECT doc_hash, MAX(revision) FROM revisions WHERE config_version = ? "

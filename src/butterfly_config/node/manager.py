@@ -296,10 +296,8 @@ class ConfigManager:
         return self._result(scope="local", changed=tuple(paths))
 
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
-        # ASCII digits only: "¹".isdigit() is true, but int() refuses it
-        spec: int | str = int(version) if version.isascii() and version.isdigit() else version
         try:
-            target = self._store.find_revision(spec)
+            target = self._store.find_revision(version)
         except (RevisionNotFound, AmbiguousVersion) as exc:
             raise UpdateRefused(400, exc.render()) from exc
         reason = documents.check_cluster_document(target.document, self._head_document)
