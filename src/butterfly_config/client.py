@@ -8,9 +8,14 @@ and exit with the contract's code:
 - 401 / 403 / 429 (credentials missing or wrong, not permitted, locked out)
   -> `RemoteAccessDenied` (exit 2: the request never reached the
   configuration, fix the token or the role);
-- 400 / 404 / 409 / 413 / 503 (invalid, unknown version, static option or
-  update in progress, too large, no quorum) -> `RemoteRefused` (exit 1: the
-  configuration or update was refused), carrying the server's issues;
+- 400 / 404 / 409 / 413 / 503 (invalid, unknown version or member, static
+  option or update in progress, too large, no quorum) -> `RemoteRefused`
+  (exit 1: the configuration or update was refused), carrying the server's
+  issues;
+- a 404 that is not the node's refusal (the URL is not a node's API, e.g. its
+  peer address) -> `ConnectionFailed` (exit 2);
+- a URL that is not http(s), or a token with characters no token has ->
+  `UsageError` (exit 2) before anything is sent;
 - any other status (a 500) -> `RemoteServerError` (exit 2).
 
 The client ignores proxy environment variables (`trust_env=False`): node APIs
@@ -41,6 +46,7 @@ CONNECT_HINT = "is the node running? check --url / BUTTERFLY_API_URL"
 TOKEN_HINT = "check the token (--token / BUTTERFLY_API_TOKEN) and the roles it carries"
 TOML_TYPE = "application/toml"
 MEMBER_HINT = "`butterfly cluster status` lists the members"
+URL_HINT = "give the node's API address (network.api_addr), e.g. http://127.0.0.1:8080"
 
 ClientCert = str | tuple[str, str]
 
@@ -89,7 +95,6 @@ class RemoteServerError(ButterflyError):
 _HINTS = {
     401: TOKEN_HINT,
     403: "the token is valid but its roles lack this permission; ask for a role that grants it",
-    404: "see `butterfly config history` for the revisions that exist",
     409: "another update is in progress; retry once it finishes",
     413: "the request body is larger than the node accepts",
     429: "too many failed attempts from this address; wait, then retry with a valid token",
@@ -125,9 +130,10 @@ class ButterflyClient:
         verify: bool | str = True,
         cert: ClientCert | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = _checked_url(url.rstrip("/"))
         self.timeout = timeout
         headers = {"User-Agent": "butterfly-config-client"}
+        token = _checked_token(token)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -309,6 +315,11 @@ class ButterflyClient:
         if restart_required:
             hint = ("static options cannot change at runtime: change them in each node's "
                     "configuration file and restart the nodes")
+        if status == 404 and "success" not in body:  # no refusal of ours: another server
+            return ConnectionFailed(
+                f"{self.url} has no {response.request.url.path}: it is not a node's API",
+                hint=f"{URL_HINT}; a node's peer address (network.listen_addr) answers 404",
+            )
         if status in (401, 403, 429):
             return RemoteAccessDenied(status, message, issues, hint=hint)
         if 400 <= status < 500 or status == 503:
@@ -316,6 +327,31 @@ class ButterflyClient:
                                  restart_required=restart_required, hint=hint)
         return RemoteServerError(f"the node at {self.url} failed (HTTP {status}): {message}",
                                  hint="the node's log has details")
+
+
+def _checked_url(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"the node URL {url!r} is not a valid URL: {exc}", hint=URL_HINT) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"the node URL {url!r} is not an http:// or https:// URL", hint=URL_HINT)
+    return url
+
+
+def _checked_token(token: str | None) -> str | None:
+    """The token without surrounding whitespace (a file read into a variable ends in a
+    newline); refused when it holds a character no JWT or API key has."""
+    if token is None:
+        return None
+    token = token.strip()
+    for position, char in enumerate(token, start=1):
+        if not (char.isascii() and char.isprintable()) or char.isspace():
+            raise UsageError(
+                f"the API token holds a character no token has (at character {position})",
+                hint="a token is one line of printable ASCII; " + TOKEN_HINT,
+            )
+    return token
 
 
 def _reason(exc: httpx.TransportError) -> str:

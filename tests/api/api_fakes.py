@@ -223,10 +223,9 @@ class FakeConfigService:
 
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
         target = self._find(version)
-        if target is None:
-            raise UpdateRefused(404, f"no revision matches {version!r}", [ConfigIssue(
-                path="", message=f"no revision matches {version!r}",
-                hint="see `butterfly config history`", rule="rollback")])
+        if target is None:  # as the node's store words it (HistoryStore.find_revision)
+            raise UpdateRefused(400, f"no revision matches {version!r}\n"
+                                     "  hint: `butterfly config history` lists them")
         result = self._commit(dict(target["_leaves"]), identity, "rollback")
         return result
 
@@ -321,9 +320,8 @@ class FakeConfigService:
         return REDACTED if path in self._secret_paths and value is not None else value
 
     def _find(self, version: str) -> dict[str, Any] | None:
-        for entry in reversed(self._history):
-            if version.isdigit() and entry["revision"] == int(version):
-                return entry
+        if version.isascii() and version.isdigit():  # a revision number only
+            return next((e for e in self._history if e["revision"] == int(version)), None)
         for entry in reversed(self._history):
             if len(version) >= 4 and entry["cluster_hash"].startswith(version):
                 return entry

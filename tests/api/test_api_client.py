@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import threading
 import time
 import tomllib
@@ -127,7 +128,58 @@ def test_refusals_carry_status_issues_and_exit_1(client: ButterflyClient,
 
     with pytest.raises(RemoteRefused) as unknown:
         client.rollback("no-such-version")
-    assert unknown.value.status == 404
+    assert unknown.value.status == 400
+    assert "no revision matches" in unknown.value.render()
+
+
+def test_a_server_that_is_no_node_api_is_a_connection_problem() -> None:
+    """A peer port (or any other server) answers 404 without a refusal of ours."""
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"Not Found")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    serving = threading.Thread(target=httpd.serve_forever, daemon=True)
+    serving.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with ButterflyClient(url, timeout=5) as client, pytest.raises(ConnectionFailed) as info:
+            client.status()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        serving.join(timeout=5)
+    assert info.value.exit_code == 2
+    rendered = info.value.render()
+    assert "has no /api/v1/cluster/status: it is not a node's API" in rendered
+    assert "network.api_addr" in rendered
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "htp://x", "http://[::1", "http://", ""])
+def test_a_url_that_is_not_http_is_a_usage_error(url: str) -> None:
+    with pytest.raises(UsageError) as info:
+        ButterflyClient(url)
+    assert info.value.exit_code == 2
+    assert "network.api_addr" in info.value.render()
+
+
+def test_a_token_is_trimmed_and_refused_with_a_control_character(
+        service: FakeConfigService) -> None:
+    settings = jwt_settings(Clock())
+    with live_server(service, settings) as server:
+        with ButterflyClient(server.url, token=token("reader") + "\n") as trailing_newline:
+            assert trailing_newline.get()[1] == 0
+        for bad in ("abc\ndef", "abc def", "abc\x00", "t\u00f6ken"):
+            with pytest.raises(UsageError) as info:
+                ButterflyClient(server.url, token=bad)
+            assert "(at character" in info.value.render()
+            assert bad not in info.value.render()
 
 
 def test_credential_problems_exit_2_with_a_token_hint(service: FakeConfigService) -> None:

@@ -288,7 +288,7 @@ def test_rollback_by_revision_and_hash_prefix(client: TestClient,
     assert by_hash.status_code == 200
     assert client.get(CONFIG).json()["scheduling"]["policy"] == "predictive"
     assert client.get(f"{CONFIG}/history").json()[0]["action"] == "rollback"
-    assert client.post(f"{CONFIG}/rollback/99").status_code == 404
+    assert client.post(f"{CONFIG}/rollback/99").status_code == 400
 
 
 def test_sync_calls_the_service(client: TestClient, service: FakeConfigService) -> None:
