@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from butterfly_config import toml_text
+from butterfly_config import input_files, toml_text
 from butterfly_config.client import ButterflyClient
 from butterfly_config.errors import (
     ButterflyError,
@@ -111,7 +111,7 @@ parse_value = toml_text.value_or_text
 
 def _file_operations(path: Path) -> list[dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = input_files.read_text(path)
     except FileNotFoundError:
         raise ConfigIOError(f"{path}: file not found", hint="check the --file path") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
+from butterfly_config import input_files
 from butterfly_config.errors import ConfigIOError
 from butterfly_config.history.errors import MirrorCorrupt
 from butterfly_config.history.store import config_dir
@@ -118,7 +119,7 @@ def read_mirror(path: str | os.PathLike[str]) -> Mirror:
     """Read and check a mirror; `MirrorCorrupt` when its header or body hash is wrong."""
     source = Path(path)
     try:
-        raw = source.read_bytes()
+        raw = input_files.read_bytes(source)
     except FileNotFoundError as exc:
         raise ConfigIOError(f"{source}: no configuration mirror here") from exc
     except OSError as exc:

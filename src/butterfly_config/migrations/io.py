@@ -19,6 +19,7 @@ import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 from tomlkit.items import Table
 
+from butterfly_config import input_files
 from butterfly_config.errors import ConfigIOError, ConfigIssue, ConfigSyntaxError
 from butterfly_config.migrations.engine import iter_leaves, nest
 from butterfly_config.migrations.report import MigrationReport, toml_value
@@ -30,7 +31,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse `path` as TOML into plain dicts (no tomlkit wrapper types)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = input_files.read_text(file)
     except FileNotFoundError as exc:
         raise ConfigIOError(f"{file}: no such file", hint="check the --input path") from exc
     except IsADirectoryError as exc:

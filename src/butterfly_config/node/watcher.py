@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from butterfly_config import toml_text
+from butterfly_config import input_files, toml_text
 from butterfly_config.canonical import digest
 
 log = logging.getLogger("butterfly.reload")
@@ -73,8 +73,7 @@ class ConfigFiles:
 
 def _read(name: str) -> bytes | None:
     try:
-        with open(name, "rb") as handle:
-            return handle.read()
+        return input_files.read_bytes(name)
     except OSError:
         return None
 

@@ -9,7 +9,8 @@ for error messages and `explain`; a miss just means no line number.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from butterfly_config import input_files
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
@@ -72,7 +73,7 @@ class LineFinder:
         if index is None:
             if file not in self._texts:
                 try:
-                    self._texts[file] = Path(file).read_text(encoding="utf-8")
+                    self._texts[file] = input_files.read_text(file)
                 except (OSError, UnicodeDecodeError):
                     self._texts[file] = None
             text = self._texts[file]

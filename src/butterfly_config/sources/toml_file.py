@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
-from butterfly_config import toml_text
+from butterfly_config import input_files, toml_text
 from butterfly_config.errors import (
     ConfigIOError,
     ConfigIssue,
@@ -33,7 +32,7 @@ def read_text(display: str, *, named_by: str | None = None) -> str:
     """The file's text, or a `ConfigIOError` / `ConfigSyntaxError` an operator can act on."""
     why = f" (named in [include] files of {named_by})" if named_by else ""
     try:
-        data = Path(display).read_bytes()
+        data = input_files.read_bytes(display)
     except FileNotFoundError:
         raise ConfigIOError(
             f"{display}: no such file{why}",

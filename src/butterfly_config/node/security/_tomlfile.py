@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from butterfly_config import toml_text
+from butterfly_config import input_files, toml_text
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -24,7 +24,7 @@ _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+?)\s*=")
 def read_toml(path: Path, what: str) -> tuple[dict[str, Any], str]:
     """The parsed document and its text; I/O and syntax errors name the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = input_files.read_text(path)
     except FileNotFoundError as exc:
         raise ConfigIOError(f"{path}: {what} not found") from exc
     except (OSError, UnicodeDecodeError) as exc:

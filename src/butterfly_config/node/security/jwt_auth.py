@@ -20,6 +20,7 @@ from typing import Any
 
 import jwt
 
+from butterfly_config import input_files
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 from butterfly_config.node.security.errors import (
     AuthError,
@@ -41,7 +42,7 @@ def load_jwt_secret(path: str | os.PathLike[str]) -> bytes:
     """Read the shared secret: the file's bytes without one trailing newline."""
     file = Path(path)
     try:
-        data = file.read_bytes()
+        data = input_files.read_bytes(file)
     except FileNotFoundError as exc:
         raise ConfigIOError(
             f"{file}: JWT secret file not found",

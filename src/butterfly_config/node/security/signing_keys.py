@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from butterfly_config import input_files
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 from butterfly_config.key_text import shaped_like_path
 
@@ -150,7 +151,7 @@ def generate_signing_keypair(
 
 def _read_file(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        return input_files.read_bytes(path)
     except FileNotFoundError as exc:
         raise ConfigIOError(
             f"{path}: {what} not found", hint="generate one with `butterfly keys generate`"

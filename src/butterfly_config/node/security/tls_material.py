@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from butterfly_config import input_files
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 
 CA_VALID_DAYS = 3650
@@ -256,7 +257,7 @@ def load_certificate(path: str | os.PathLike[str]) -> x509.Certificate:
     """A PEM certificate; I/O and format problems are operator-readable errors."""
     file = Path(path)
     try:
-        data = file.read_bytes()
+        data = input_files.read_bytes(file)
     except OSError as exc:
         raise ConfigIOError(f"{file}: cannot read certificate: {exc.strerror or exc}") from exc
     try:
