@@ -10,22 +10,25 @@ already holds a dev cluster, so restarts keep history.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from butterfly_config.cli.dev_processes import (
+    running_nodes,
+    start_nodes,
+    stop_processes,
+    stop_running,
+    wait_ready,
+)
 from butterfly_config.errors import ConfigIOError, UsageError
 
 MARKER = "dev-cluster.json"
 CLUSTER_NAME = "butterfly-dev"
-READY_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,97 +273,6 @@ def load_existing(root: Path) -> DevLayout | None:
         ) from exc
 
 
-def _wait_ready(layout: DevLayout, procs: list[subprocess.Popen[bytes]]) -> None:
-    import httpx
-
-    verify: str | bool = str(layout.ca_path) if layout.tls else False
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    pending = {n.node_id: n for n in layout.nodes}
-    with httpx.Client(timeout=1.0, verify=verify) as client:
-        while pending and time.monotonic() < deadline:
-            for proc, node in zip(procs, layout.nodes, strict=True):
-                if proc.poll() is not None:
-                    log_file = node.home / "log" / "node.log"
-                    raise ConfigIOError(
-                        f"{node.node_id} exited with code {proc.returncode} during start-up",
-                        hint=f"see {node.home / 'stderr.log'} and {log_file}",
-                    )
-            for node_id, node in list(pending.items()):
-                try:
-                    if client.get(f"{node.api_url_for(tls=layout.tls)}/readyz").status_code == 200:
-                        del pending[node_id]
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.1)
-    if pending:
-        raise ConfigIOError(
-            f"nodes not ready after {READY_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}",
-            hint=f"see the logs under {layout.root}",
-        )
-
-
-def start_nodes(layout: DevLayout) -> list[subprocess.Popen[bytes]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    env = dict(os.environ)
-    for node in layout.nodes:
-        stderr = (node.home / "stderr.log").open("ab")
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "butterfly_config", "start", "--config",
-                 str(node.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                env=env,
-                start_new_session=True,
-            )
-        )
-    layout.pids_path.write_text(json.dumps([p.pid for p in procs]) + "\n", encoding="utf-8")
-    return procs
-
-
-def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for proc in procs:
-        remaining = max(0.1, deadline - time.monotonic())
-        try:
-            proc.wait(remaining)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def stop_pids(pids_path: Path, timeout_s: float = 10.0) -> int:
-    """Stop the processes listed in a pids file; returns how many were running."""
-    try:
-        pids = [int(p) for p in json.loads(pids_path.read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError):
-        return 0
-    running = 0
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            running += 1
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout_s
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    pids_path.unlink(missing_ok=True)
-    return running
-
-
 def up(args: argparse.Namespace) -> int:
     if not (args.nodes == 1 or 4 <= args.nodes <= 31):
         raise UsageError(
@@ -368,6 +280,8 @@ def up(args: argparse.Namespace) -> int:
             hint="tolerating one Byzantine member needs n >= 3f + 1 = 4 members",
         )
     root = Path(args.dir)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--dir {root}: not a directory", hint="pick an empty or new --dir")
     layout = load_existing(root)
     if layout is None:
         if root.exists() and any(root.iterdir()):
@@ -376,15 +290,27 @@ def up(args: argparse.Namespace) -> int:
                 hint="pick an empty or new --dir",
             )
         layout = plan_layout(root, args.nodes, args.base_port, args.api_base_port, args.tls)
-        create_cluster_files(layout)
+        try:
+            create_cluster_files(layout)
+        except OSError as exc:
+            raise ConfigIOError(
+                f"cannot create the dev cluster in {root}: {exc.strerror or exc}",
+                hint="pick a --dir this user can create and write",
+            ) from None
         print(f"created a {args.nodes}-node dev cluster in {layout.root}")
     else:
-        if layout.pids_path.exists():
-            stop_pids(layout.pids_path)
+        running = running_nodes(layout)
+        if running:
+            raise UsageError(
+                f"the dev cluster in {layout.root} is already running "
+                f"(processes {', '.join(map(str, running))})",
+                hint=f"stop it first: Ctrl-C where it was started, or "
+                f"`butterfly dev down --dir {root}`",
+            )
         print(f"reusing the dev cluster in {layout.root} ({len(layout.nodes)} nodes)")
     procs = start_nodes(layout)
     try:
-        _wait_ready(layout, procs)
+        wait_ready(layout, procs)
     except BaseException:
         stop_processes(procs)
         layout.pids_path.unlink(missing_ok=True)
@@ -422,6 +348,6 @@ def down(args: argparse.Namespace) -> int:
     layout = load_existing(Path(args.dir))
     if layout is None:
         raise UsageError(f"{args.dir} does not hold a dev cluster")
-    count = stop_pids(layout.pids_path)
+    count = stop_running(layout)
     print(f"stopped {count} node process(es)")
     return 0
