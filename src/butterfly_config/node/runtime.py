@@ -303,6 +303,9 @@ class NodeRuntime:
         self.metrics = NodeMetrics()
         self.genesis_ok: bool = False
         self.genesis_problem: str = ""
+        self.exit_code = 0
+        """Non-zero once the node stops because its history store failed."""
+        self._stop: asyncio.Event | None = None
 
     # -- building ------------------------------------------------------------------
     def build(self) -> None:
@@ -339,7 +342,7 @@ class NodeRuntime:
         self.transport = PeerTransport(
             node_id=self.node_id,
             peer_addrs={m.node_id: m.addr for m in self.params.members},
-            on_receive=lambda data: self.driver.receive(data),
+            on_receive=self._on_peer_message,
             on_heartbeat=lambda sender, body: self.liveness.on_heartbeat(sender, body),
             retry=self._retry_policy(model),
             client_ssl=self.tls[2],
@@ -411,8 +414,34 @@ class NodeRuntime:
         veto = self.manager.veto(document)
         return Verdict.veto(veto) if veto else Verdict.accept()
 
+    def _on_peer_message(self, data: bytes) -> None:
+        if self.exit_code:
+            return  # stopping: the store failed, and nothing may be voted without it
+        with contextlib.suppress(HistoryError):  # reported by _persist; the node is stopping
+            self.driver.receive(data)
+
+    def _store_failed(self, exc: HistoryError) -> None:
+        """Stop the node, exit code 1: without a durable history it must not vote or apply.
+
+        Its peers carry on without it (it counts as one crashed member); a supervisor
+        restarts it, and on start it catches up from its store and its peers.
+        """
+        if self.exit_code:
+            return
+        self.exit_code = 1
+        log.error("the history store failed; stopping the node (exit code 1): %s", exc.render())
+        if self._stop is not None:
+            self._stop.set()
+
     def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
         """Revisions and the hard state, durable before any message of the batch is sent."""
+        try:
+            self._persist_batch(committed, hard_state)
+        except HistoryError as exc:
+            self._store_failed(exc)
+            raise  # the batch's messages are not sent and its decisions not applied
+
+    def _persist_batch(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
         state = encode_hard_state(hard_state) if hard_state is not None else None
         head = self.store.head() if committed else None  # a vote alone needs no read
         fresh = [d for d in committed if head is None or d.entry.revision > head[0]]
@@ -651,8 +680,8 @@ class NodeRuntime:
         while not stop.is_set():
             try:
                 self.driver.tick()
-            except HistoryError:
-                log.exception("the history store failed; stopping the node")
+            except HistoryError as exc:
+                self._store_failed(exc)
                 stop.set()
                 return
             with contextlib.suppress(TimeoutError):
@@ -663,6 +692,7 @@ class NodeRuntime:
         from butterfly_config.node.api.live_settings import ApiSettingsFollower
         from butterfly_config.node.api.settings import api_settings_from_config
 
+        self._stop = stop
         model = self.base.model
         base_dir = self._base_dir
         # the committed configuration: earlier revisions may have changed access settings
@@ -711,4 +741,4 @@ class NodeRuntime:
             await self.transport.stop()
             self.manager.close()
             self.store.close()
-        return 0
+        return self.exit_code

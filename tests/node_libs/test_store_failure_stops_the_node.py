@@ -1,0 +1,72 @@
+"""A node whose history store fails (disk full, read-only, I/O error) stops, exit code 1.
+
+It must not vote or apply without a durable history, and a supervisor must see
+a failure to restart it: the node used to stop with exit code 0 when the tick
+loop met the error, and to log a traceback per peer message and keep running
+when a message met it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reload_helpers import logging_restored, node_file
+
+from butterfly_config.history.errors import HistoryError
+from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.api.server import free_port
+from butterfly_config.node.runtime import NodeRuntime
+from butterfly_config.node.service import Identity, PatchOperation
+
+LEVEL = "network.compression.level"
+DISK_FULL = "the history database cannot be used right now (database or disk is full)"
+
+
+def test_a_failing_store_stops_the_node_with_exit_code_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path = node_file(tmp_path, f'[network]\nlisten_addr = "127.0.0.1:{free_port()}"\n'
+                               f'api_addr = "127.0.0.1:{free_port()}"\n'
+                               '[security.api]\nauth_method = "none"\n'
+                               '[security.access_control]\npolicy = "none"\n')
+
+    async def body() -> int:
+        with logging_restored():
+            runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(),
+                                  config_paths=[path])
+            runtime.build()
+            stop = asyncio.Event()
+            running = asyncio.create_task(runtime.run(stop))
+            for _ in range(200):
+                if runtime.genesis_ok:
+                    break
+                await asyncio.sleep(0.05)
+            before = runtime.manager.revision
+
+            def full(*_args: Any, **_kwargs: Any) -> None:
+                raise HistoryError(f"{runtime.store.path}: {DISK_FULL}",
+                                   hint="check free disk space and permissions of node.data_dir")
+
+            monkeypatch.setattr(runtime.store, "append_revision", full)
+            monkeypatch.setattr(runtime.store, "save_consensus_state", full)
+            received: list[bytes] = []
+            monkeypatch.setattr(runtime.driver, "receive", received.append)
+            caplog.set_level(logging.ERROR, logger="butterfly")
+            with pytest.raises(HistoryError):
+                await runtime.manager.patch([PatchOperation("set", LEVEL, 9)],
+                                            identity=Identity("admin"))
+            assert runtime.exit_code == 1 and stop.is_set()
+            assert runtime.manager.revision == before  # nothing applied
+            runtime._on_peer_message(b"a peer's message")
+            assert received == []  # a stopping node takes no more votes
+            return await asyncio.wait_for(running, 20)
+
+    assert asyncio.run(body()) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "the history store failed; stopping the node (exit code 1)" in errors[0]
+    assert DISK_FULL in errors[0] and "check free disk space" in errors[0]
