@@ -34,7 +34,7 @@ async def _local_edits(client: httpx.AsyncClient, url: str, path: Path,
                        edits: int) -> list[float]:
     samples: list[float] = []
     history = f"{url}/api/v1/config/history"
-    params = {"scope": "local", "limit": 1}
+    params: dict[str, str | int] = {"scope": "local", "limit": 1}
 
     async def newest() -> int:
         entries = (await client.get(history, params=params)).json()
@@ -80,14 +80,14 @@ async def _cluster_edits(client: httpx.AsyncClient, urls: list[str], path: Path,
 
 
 def measure(edits: int, workdir: Path) -> dict[str, list[float]]:
-    from butterfly_config.cli import dev_cmd
+    from butterfly_config.cli import dev_cmd, dev_processes
 
     layout = dev_cmd.plan_layout(workdir / "hot", NODES, _free_base(NODES), _free_base(NODES),
                                  tls=False)
     dev_cmd.create_cluster_files(layout)
-    procs = dev_cmd.start_nodes(layout)
+    procs = dev_processes.start_nodes(layout)
     try:
-        dev_cmd._wait_ready(layout, procs)
+        dev_processes.wait_ready(layout, procs)
         token = layout.token_path.read_text().strip()
         urls = [n.api_url for n in layout.nodes]
         path = layout.nodes[EDITED].config_path
@@ -101,7 +101,7 @@ def measure(edits: int, workdir: Path) -> dict[str, list[float]]:
 
         return asyncio.run(run_all())
     finally:
-        dev_cmd.stop_processes(procs)
+        dev_processes.stop_processes(procs)
 
 
 def run(quick: bool = False) -> list[Figure]:

@@ -92,15 +92,15 @@ def measure_cluster(
 ) -> dict[str, float]:
     """Updates sent to node 1 (not the coordinator: one hop more, the usual case);
     with `via_coordinator`, as many again sent to the coordinator (node 0)."""
-    from butterfly_config.cli import dev_cmd
+    from butterfly_config.cli import dev_cmd, dev_processes
 
     peer_base = _free_base(nodes)
     api_base = _free_base(nodes)
     layout = dev_cmd.plan_layout(workdir / f"n{nodes}", nodes, peer_base, api_base, tls=False)
     dev_cmd.create_cluster_files(layout)
-    procs = dev_cmd.start_nodes(layout)
+    procs = dev_processes.start_nodes(layout)
     try:
-        dev_cmd._wait_ready(layout, procs)
+        dev_processes.wait_ready(layout, procs)
         token = layout.token_path.read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
         urls = [n.api_url for n in layout.nodes]
@@ -141,7 +141,7 @@ def measure_cluster(
             "rss_after_mib": busy_rss / 1024,
         }
     finally:
-        dev_cmd.stop_processes(procs)
+        dev_processes.stop_processes(procs)
 
 
 def _ensure_etcd() -> str | None:

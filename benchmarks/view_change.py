@@ -61,7 +61,7 @@ ROWS: list[tuple[str, dict[str, Any], int]] = [  # label, live change, runs (qui
 def _set_defaults(path: Path) -> None:
     """The dev cluster shortens the view-change timeout; put the schema default back."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    document["byzantine"]["view_change"]["timeout_ms"] = 10000  # type: ignore[index]
+    document["byzantine"]["view_change"]["timeout_ms"] = 10000
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
@@ -124,17 +124,17 @@ class Bench:
 
 
 def measure(quick: bool, workdir: Path) -> list[tuple[str, list[float]]]:
-    from butterfly_config.cli import dev_cmd
+    from butterfly_config.cli import dev_cmd, dev_processes
 
     layout = dev_cmd.plan_layout(workdir / "vc", NODES, _free_base(NODES), _free_base(NODES),
                                  tls=False)
     dev_cmd.create_cluster_files(layout)
     for node in layout.nodes:
         _set_defaults(node.config_path)
-    procs = dev_cmd.start_nodes(layout)
+    procs = dev_processes.start_nodes(layout)
     results: list[tuple[str, list[float]]] = []
     try:
-        dev_cmd._wait_ready(layout, procs)
+        dev_processes.wait_ready(layout, procs)
         token = layout.token_path.read_text().strip()
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60.0) as client:
             bench = Bench(client, [n.api_url for n in layout.nodes], [p.pid for p in procs])
@@ -150,7 +150,7 @@ def measure(quick: bool, workdir: Path) -> list[tuple[str, list[float]]]:
                 results.append((label, samples))
             bench.patch(1, ON)
     finally:
-        dev_cmd.stop_processes(procs)
+        dev_processes.stop_processes(procs)
     return results
 
 
