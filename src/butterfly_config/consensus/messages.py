@@ -36,8 +36,9 @@ RejectKind = Literal["invalid", "veto"]
 """`invalid`: a deterministic validation error every honest member reproduces;
 `veto`: a local subscriber's refusal nobody else can check."""
 
-RefuseKind = Literal["busy", "invalid", "not_ready", "veto"]
-"""Why a coordinator will not start a client's request; `veto`: its own subscriber refused it."""
+RefuseKind = Literal["busy", "invalid", "not_ready", "stale", "veto"]
+"""Why a coordinator will not start a client's request; `veto`: its own subscriber refused it;
+`stale`: the request was built on another head than the coordinator's."""
 
 
 @register(1)
@@ -365,7 +366,10 @@ class NewView(SignedMessage):
 @register(15)
 @dataclass(frozen=True, slots=True)
 class Forward(SignedMessage):
-    """A client's proposal handed from the member that received it to the coordinator."""
+    """A client's proposal handed from the member that received it to the coordinator.
+
+    Its `revision` is the request's: one past the head its document was built on.
+    """
 
     cluster: str
     sender: str

@@ -205,18 +205,26 @@ class Replica:
 
     # ================================================================ inputs
 
-    def propose(self, request_id: str, document: bytes, initiator: str = "") -> None:
+    def propose(
+        self, request_id: str, document: bytes, initiator: str = "", revision: int | None = None
+    ) -> None:
         """Start (or forward to the coordinator) a cluster-wide change.
 
+        `revision`: the revision the change means to become, one past the head its
+        document was built on (default: this replica's head). It commits as that
+        revision or not at all: a coordinator at another head refuses it as `stale`,
+        so a change built on an older configuration cannot undo newer ones.
+
         The outcome arrives as an event: ProposalCommitted, ProposalAborted
-        or ProposalRefused (busy / invalid / not_ready / veto).
+        or ProposalRefused (busy / invalid / not_ready / stale / veto).
         """
         if request_id in self._own:
             self._events.append(
                 ProposalRefused(request_id, "busy", "this request id is already in flight")
             )
             return
-        request = ClientRequest(request_id, self._id, initiator, document)
+        wanted = self.head_revision + 1 if revision is None else revision
+        request = ClientRequest(request_id, self._id, initiator, document, wanted)
         self._own[request_id] = OwnRequest(
             request,
             forward_deadline_ms=self._now
@@ -487,7 +495,7 @@ class Replica:
 
     def _forward_message(self, request: ClientRequest) -> Forward:
         forward = Forward(
-            *self._header(self.head_revision + 1),
+            *self._header(request.revision),
             request_id=request.request_id,
             initiator=request.initiator,
             document=request.document,
@@ -496,7 +504,8 @@ class Replica:
 
     def _on_forward(self, message: Forward) -> None:
         request = ClientRequest(
-            message.request_id, message.sender, message.initiator, message.document
+            message.request_id, message.sender, message.initiator, message.document,
+            message.revision,
         )
         if self.coordinator == self._id and self._established:
             self._on_client_request(request)
@@ -536,12 +545,28 @@ class Replica:
         if self._round is not None or self._queued is not None:
             self._refuse(request, "busy", "another configuration update is in progress")
             return
+        if self._refused_as_stale(request, self.head_revision + 1):
+            return
         verdict = self._validate(request.document, self._head_document())
         if not verdict.ok:
             self._refuse(request, verdict.kind or "invalid", verdict.reason)
             return
         self._queued = request
         self._try_start()
+
+    def _refused_as_stale(self, request: ClientRequest, revision: int) -> bool:
+        """Coordinator: refuse a request built on another head than the one `revision`
+        follows. Behind the request's origin, it also asks the origin for what it lacks."""
+        if request.revision == revision:
+            return False
+        if request.revision > revision:
+            self._fetch_from(request.origin)
+        self._refuse(
+            request, "stale",
+            f"the update was made against revision {request.revision - 1}, but the "
+            f"coordinator is at revision {revision - 1}: the configuration changed meanwhile",
+        )
+        return True
 
     # ================================================================ coordinator
 
@@ -588,6 +613,9 @@ class Replica:
                 self._refuse(request, "busy", "an earlier update must be finished first")
         elif self._queued is not None:
             request = self._queued
+            if self._refused_as_stale(request, revision):
+                self._queued = None
+                return
             verdict = self._validate(request.document, self._head_document())
             if not verdict.ok:
                 self._queued = None

@@ -33,6 +33,10 @@ class ClientRequest:
     origin: str
     initiator: str
     document: bytes
+    revision: int
+    """The revision the request means to become: one past the head its document was
+    built on. The coordinator proposes it only as exactly that revision, so a change
+    built on an older head never overwrites the revisions committed since."""
 
 
 @dataclass(slots=True)

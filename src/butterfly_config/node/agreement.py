@@ -88,12 +88,18 @@ class ConsensusDriver:
         self.replica.tick(self.clock_ms())
         self.flush()
 
-    def propose(self, document: bytes, *, initiator: str, action: str) -> asyncio.Future[Outcome]:
-        """Start a cluster-wide change; the future resolves when it commits or ends."""
+    def propose(
+        self, document: bytes, *, initiator: str, action: str, revision: int | None = None
+    ) -> asyncio.Future[Outcome]:
+        """Start a cluster-wide change; the future resolves when it commits or ends.
+
+        `revision`: the one the change must become (one past the head it was built
+        on); the coordinator refuses it as `stale` when its head is another.
+        """
         request_id = f"{action}-{uuid.uuid4().hex[:16]}"
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        self.replica.propose(request_id, document, initiator)
+        self.replica.propose(request_id, document, initiator, revision)
         self.flush()
         return future
 

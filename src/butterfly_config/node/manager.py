@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -91,6 +91,15 @@ class ReloadStatus:
 
     restart_required: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     last_error: str = ""
+
+
+STALE_RETRIES = 3
+STALE_CATCH_UP_S = 1.0
+"""After a stale refusal: how long to wait for this node to apply what it lacked."""
+
+
+class StaleBase(UpdateRefused):
+    """The coordinator was at another head than the one the update was built on."""
 
 
 def _needs_restart(path: str) -> ConfigIssue:
@@ -241,11 +250,33 @@ class ConfigManager:
         self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
     ) -> UpdateResult:
         values, issues = changes.document_values(document)
-        return await self._change(values, issues, identity, action)
+        return await self._on_current_head(lambda: self._change(values, issues, identity, action))
 
     async def patch(self, operations: list[PatchOperation], *, identity: Identity) -> UpdateResult:
-        values, issues = changes.requested_values(operations, self._current)
-        return await self._change(values, issues, identity, "patch")
+        def attempt() -> Awaitable[UpdateResult]:  # a merge reads the current configuration
+            values, issues = changes.requested_values(operations, self._current)
+            return self._change(values, issues, identity, "patch")
+
+        return await self._on_current_head(attempt)
+
+    async def _on_current_head(
+        self, attempt: Callable[[], Awaitable[UpdateResult]]
+    ) -> UpdateResult:
+        """Run an update; if the coordinator was at a newer head than the one it was built
+        on, catch up with the cluster and build it again on the newer head.
+
+        An update commits only as the revision after the head it was built on (the
+        coordinator refuses it as stale otherwise), so a node that had not yet
+        applied the latest commit never sets back what that commit changed.
+        """
+        for _ in range(STALE_RETRIES):
+            before = self._revision
+            try:
+                return await attempt()
+            except StaleBase:
+                self.sync_trigger()
+                await self.wait_for_revision(before, STALE_CATCH_UP_S)
+        return await attempt()
 
     async def apply_reload(
         self, local: dict[str, Any], cluster: dict[str, Any], *, identity: Identity
@@ -254,7 +285,7 @@ class ConfigManager:
         values = {**local, **cluster}
         if not values:
             return None
-        return await self._change(values, [], identity, "reload")
+        return await self._on_current_head(lambda: self._change(values, [], identity, "reload"))
 
     def apply_file_local(
         self, values: dict[str, Any], *, identity: Identity
@@ -296,6 +327,10 @@ class ConfigManager:
         return self._result(scope="local", changed=tuple(paths))
 
     async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
+        return await self._on_current_head(lambda: self._rollback(version, identity))
+
+    async def _rollback(self, version: str, identity: Identity) -> UpdateResult:
+        base = self._revision
         try:
             target = self._store.find_revision(version)
         except (RevisionNotFound, AmbiguousVersion) as exc:
@@ -309,7 +344,7 @@ class ConfigManager:
         if why is not None:
             raise UpdateRefused(400, f"cannot roll back to revision {target.revision}: {why}")
         changed = tuple(c.path for c in changed_leaves(self._head_document, target.document))
-        result = await self._propose(target.document, identity, "rollback", changed)
+        result = await self._propose(target.document, identity, "rollback", changed, base=base)
         self.metrics_hook("rollback", 1)
         return result
 
@@ -320,6 +355,7 @@ class ConfigManager:
         identity: Identity,
         action: Action,
     ) -> UpdateResult:
+        base = self._revision
         known = {p: v for p, v in values.items() if p in _known_paths()}
         plan = changes.plan(known, self._current)
         if plan.static:
@@ -353,7 +389,7 @@ class ConfigManager:
             if not plan.local:
                 self._remember(document, self._revision + 1, candidate)
             result = await self._propose(document, identity, action, tuple(sorted(plan.cluster)),
-                                         built_here=True)
+                                         base=base, built_here=True)
         if plan.local:
             result = self._apply_local(plan.local, identity, action)
         assert result is not None
@@ -386,9 +422,10 @@ class ConfigManager:
         action: Action,
         changed: tuple[str, ...] = (),
         *,
+        base: int,
         built_here: bool = False,
     ) -> UpdateResult:
-        """Agree on `document` with the cluster.
+        """Agree on `document` with the cluster, as the revision after `base`.
 
         `built_here`: the document was encoded from a configuration this node has
         just built and validated (an update), so its deterministic check against
@@ -412,7 +449,8 @@ class ConfigManager:
             self._commit_audits[document] = AuditNote(
                 identity.subject, action, "committed", {"paths": list(changed)})
             try:
-                future = self._driver.propose(document, initiator=identity.subject, action=action)
+                future = self._driver.propose(document, initiator=identity.subject,
+                                              action=action, revision=base + 1)
                 if built_here:  # after the request's frame is written (callbacks run in order)
                     asyncio.get_running_loop().call_soon(
                         documents.check_cluster_document, document, head)
@@ -472,6 +510,9 @@ class ConfigManager:
                 409, f"update aborted by the coordinator: {outcome.reason}; nothing applied")
         if outcome.kind == "not_ready":
             raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
+        if outcome.kind == "stale":
+            raise StaleBase(409, f"the configuration changed while this update was being "
+                                 f"agreed ({outcome.reason}); nothing applied - retry")
         if not outcome.rejected_by:
             # Nobody refused it: a timeout or a lost quorum. Some members may have voted for
             # it, and the protocol may have to finish it once they are back.
