@@ -8,8 +8,8 @@ and exit with the contract's code:
 - 401 / 403 / 429 (credentials missing or wrong, not permitted, locked out)
   -> `RemoteAccessDenied` (exit 2: the request never reached the
   configuration, fix the token or the role);
-- 400 / 404 / 409 / 413 / 503 (invalid, unknown version or member, static
-  option or update in progress, too large, no quorum) -> `RemoteRefused`
+- 400 / 404 / 409 / 412 / 413 / 503 (invalid, unknown version or member, static
+  option or update in progress, changed since read, too large, no quorum) -> `RemoteRefused`
   (exit 1: the configuration or update was refused), carrying the server's
   issues;
 - a 404 that is not the node's refusal (the URL is not a node's API, e.g. its
@@ -96,6 +96,7 @@ _HINTS = {
     401: TOKEN_HINT,
     403: "the token is valid but its roles lack this permission; ask for a role that grants it",
     409: "another update is in progress; retry once it finishes",
+    412: "read the configuration again and redo the change on top of it",
     413: "the request body is larger than the node accepts",
     429: "too many failed attempts from this address; wait, then retry with a valid token",
     503: "the cluster has no quorum or timed out; nothing was applied - retry when members are "
@@ -210,19 +211,32 @@ class ButterflyClient:
                 "reason": str(body.get("reason", ""))}
 
     # -- changing ---------------------------------------------------------------
-    def update(self, document: Mapping[str, Any] | str) -> dict[str, Any]:
-        """Propose a full cluster configuration (a dict, or TOML text)."""
+    def update(
+        self, document: Mapping[str, Any] | str, *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Propose a full cluster configuration (a dict, or TOML text).
+
+        `if_match`: the ETag `get()` returned with the document this one was made
+        from; if the configuration changed since, the node refuses (412,
+        `RemoteRefused`) and nothing is applied.
+        """
+        headers = _precondition(if_match)
         if isinstance(document, str):
             response = self._request("POST", "/api/v1/config", content=document.encode(),
-                                     headers={"Content-Type": TOML_TYPE})
+                                     headers={**headers, "Content-Type": TOML_TYPE})
         else:
-            response = self._request("POST", "/api/v1/config", json_body=dict(document))
+            response = self._request("POST", "/api/v1/config", json_body=dict(document),
+                                     headers=headers)
         return _json_object(response)
 
-    def patch(self, operations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        """Apply `[{"op": "set|delete|merge", "path": ..., "value": ...}]`."""
+    def patch(
+        self, operations: Iterable[Mapping[str, Any]], *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Apply `[{"op": "set|delete|merge", "path": ..., "value": ...}]` (`if_match`:
+        as for `update`)."""
         body = {"operations": [dict(op) for op in operations]}
-        return _json_object(self._request("PATCH", "/api/v1/config", json_body=body))
+        return _json_object(self._request("PATCH", "/api/v1/config", json_body=body,
+                                          headers=_precondition(if_match)))
 
     def set(self, path: str, value: Any) -> dict[str, Any]:
         return self.patch([{"op": "set", "path": path, "value": value}])
@@ -238,9 +252,10 @@ class ButterflyClient:
                                      json_body=dict(document))
         return _json_object(response)
 
-    def rollback(self, version: str | int) -> dict[str, Any]:
+    def rollback(self, version: str | int, *, if_match: str | None = None) -> dict[str, Any]:
         target = quote(str(version), safe="")
-        return _json_object(self._request("POST", f"/api/v1/config/rollback/{target}"))
+        return _json_object(self._request("POST", f"/api/v1/config/rollback/{target}",
+                                          headers=_precondition(if_match)))
 
     def sync(self) -> dict[str, Any]:
         return _json_object(self._request("POST", "/api/v1/config/sync"))
@@ -327,6 +342,10 @@ class ButterflyClient:
                                  restart_required=restart_required, hint=hint)
         return RemoteServerError(f"the node at {self.url} failed (HTTP {status}): {message}",
                                  hint="the node's log has details")
+
+
+def _precondition(if_match: str | None) -> dict[str, str]:
+    return {} if if_match is None else {"If-Match": if_match}
 
 
 def _checked_url(url: str) -> str:

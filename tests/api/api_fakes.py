@@ -26,6 +26,7 @@ from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.node.service import (
     Action,
     Identity,
+    IfMatch,
     PatchOperation,
     UpdateRefused,
     UpdateResult,
@@ -177,9 +178,17 @@ class FakeConfigService:
                                 warnings=[i for i in issues if i.severity == "warning"])
 
     # -- changing -------------------------------------------------------------
+    def _precondition(self, if_match: IfMatch) -> None:
+        """As the node checks If-Match: 412 unless the current cluster_hash is named."""
+        if if_match is not None and self.cluster_hash not in if_match:
+            raise UpdateRefused(412, "the configuration changed since it was read: revision "
+                                     f"{self._revision}, cluster_hash {self.cluster_hash}")
+
     async def update_document(
-        self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
+        self, document: dict[str, Any], *, identity: Identity, action: Action = "update",
+        if_match: IfMatch = None,
     ) -> UpdateResult:
+        self._precondition(if_match)
         proposed = flatten(registry.default_document())
         proposed.update(flatten(document))
         # Node-local options are not part of a cluster proposal: keep ours.
@@ -191,7 +200,9 @@ class FakeConfigService:
                 proposed[path] = self._leaves.get(path)
         return self._commit(proposed, identity, action)
 
-    async def patch(self, operations: list[PatchOperation], *, identity: Identity) -> UpdateResult:
+    async def patch(self, operations: list[PatchOperation], *, identity: Identity,
+                    if_match: IfMatch = None) -> UpdateResult:
+        self._precondition(if_match)
         proposed = dict(self._leaves)
         defaults = flatten(registry.default_document())
         issues: list[ConfigIssue] = []
@@ -221,7 +232,9 @@ class FakeConfigService:
             raise UpdateRefused(400, "patch refused", issues)
         return self._commit(proposed, identity, "patch")
 
-    async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
+    async def rollback(self, version: str, *, identity: Identity,
+                       if_match: IfMatch = None) -> UpdateResult:
+        self._precondition(if_match)
         target = self._find(version)
         if target is None:  # as the node's store words it (HistoryStore.find_revision)
             raise UpdateRefused(400, f"no revision matches {version!r}\n"

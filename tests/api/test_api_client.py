@@ -252,3 +252,19 @@ def test_infinity_is_refused_before_anything_is_sent(client: ButterflyClient,
             client.set("network.external_addr", value)
         assert "inf and nan cannot be sent to a node" in caught.value.render()
     assert service.revision == 0
+
+
+def test_if_match_makes_read_modify_write_safe(client: ButterflyClient) -> None:
+    document, _, etag = client.get()
+    assert isinstance(document, dict)
+    client.patch([{"op": "set", "path": "scheduling.policy", "value": "least_loaded"}],
+                 if_match=etag)
+    document["scheduling"]["policy"] = "custom"  # made from the first read
+    with pytest.raises(RemoteRefused) as late:
+        client.update(document, if_match=etag)
+    assert late.value.status == 412 and late.value.exit_code == 1
+    assert "read the configuration again" in late.value.render()
+    with pytest.raises(RemoteRefused):
+        client.rollback(0, if_match=etag)
+    _, _, fresh = client.get()
+    assert client.update(document, if_match=fresh)["revision"] == 2

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from butterfly_config.errors import ConfigIssue, StaticChangeError, ValidationFailed
 from butterfly_config.node.api import create_app
+from butterfly_config.node.api.negotiation import if_match_tags
 from butterfly_config.node.metrics import NodeMetrics
 from butterfly_config.schema import registry
 
@@ -440,11 +441,12 @@ def test_unexpected_service_error_is_a_generic_500(service: FakeConfigService,
 
 def test_config_errors_raised_by_the_service_map_to_400_and_409(
         service: FakeConfigService) -> None:
-    async def refuse_static(operations: object, *, identity: object) -> None:
+    async def refuse_static(operations: object, *, identity: object, if_match: object) -> None:
         raise StaticChangeError("static options changed", [ConfigIssue(
             path="network.listen_addr", message="requires restart", rule="static")])
 
-    async def refuse_invalid(document: object, *, identity: object, action: str) -> None:
+    async def refuse_invalid(document: object, *, identity: object, action: str,
+                             if_match: object) -> None:
         raise ValidationFailed("configuration refused: 1 error", [
             ConfigIssue(path="byzantine.f_value", message="must be >= 1", rule="f"),
             ConfigIssue(path="cluster.members", message="standalone", severity="warning")])
@@ -458,3 +460,50 @@ def test_config_errors_raised_by_the_service_map_to_400_and_409(
     invalid = client.post(CONFIG, json={"byzantine": {"f_value": 0}})
     assert invalid.status_code == 400
     assert [e["path"] for e in invalid.json()["errors"]] == ["byzantine.f_value"]
+
+
+# -- If-Match --------------------------------------------------------------------------
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, None), ("", None), ("*", None), (' "abc" ', frozenset({"abc"})),
+    ("abc", frozenset({"abc"})), ('W/"abc"', frozenset()),
+    ('"abc", W/"def", "ghi"', frozenset({"abc", "ghi"})),
+])
+def test_if_match_tags_compare_strongly(header: str | None,
+                                        expected: frozenset[str] | None) -> None:
+    assert if_match_tags(header) == expected
+
+
+def test_if_match_refuses_a_change_to_a_configuration_that_moved_on(
+        client: TestClient, service: FakeConfigService) -> None:
+    etag = client.get(CONFIG).headers["ETag"]
+    first = client.patch(CONFIG, json=set_op("scheduling.policy", "least_loaded"),
+                         headers={"If-Match": etag})
+    assert first.status_code == 200, first.text
+    revision = service.revision
+    # a second writer that read before the first change
+    late = client.patch(CONFIG, json=set_op("scheduling.policy", "custom"),
+                        headers={"If-Match": etag})
+    assert late.status_code == 412
+    assert "changed since it was read" in late.json()["message"]
+    assert service.revision == revision
+    document = client.get(CONFIG).json()
+    stale_post = client.post(CONFIG, json=document, headers={"If-Match": etag})
+    assert stale_post.status_code == 412
+    assert client.post(f"{CONFIG}/rollback/0", headers={"If-Match": etag}).status_code == 412
+    assert client.post(f"{CONFIG}/rollback/0",
+                       headers={"If-Match": f'W/{etag}'}).status_code == 412  # weak: never
+    fresh = client.get(CONFIG).headers["ETag"]
+    assert client.post(f"{CONFIG}/rollback/0", headers={"If-Match": f'{etag}, {fresh}'}
+                       ).status_code == 200
+    assert client.patch(CONFIG, json=set_op("scheduling.policy", "custom"),
+                        headers={"If-Match": "*"}).status_code == 200
+
+
+def test_if_match_is_in_the_openapi_of_every_update(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, method in ((CONFIG, "post"), (CONFIG, "patch"),
+                         (f"{CONFIG}/rollback/{{version}}", "post")):
+        operation = spec["paths"][path][method]
+        assert any(p["name"] == "If-Match" and p["in"] == "header"
+                   for p in operation["parameters"]), path
+        assert "412" in operation["responses"]

@@ -80,3 +80,47 @@ def test_a_stale_refusal_then_a_commit_on_the_new_head(
             assert manager.config.get_value(LEVEL) == 9
 
     asyncio.run(body())
+
+
+def test_if_match_is_checked_again_on_the_head_a_retry_builds_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read-modify-write: the client read hash H; its update met a stale refusal, and
+    by the retry the head holds another change, so H no longer matches: 412."""
+    from butterfly_config.node import documents
+
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            manager = node.manager
+            admin = Identity("admin")
+            read = manager.cluster_hash
+            with pytest.raises(UpdateRefused) as mismatch:
+                await manager.patch([PatchOperation("set", LEVEL, 4)], identity=admin,
+                                    if_match=frozenset({"0" * 64}))
+            assert mismatch.value.status == 412
+            ok = await manager.patch([PatchOperation("set", LEVEL, 4)], identity=admin,
+                                     if_match=frozenset({read}))
+            read = manager.cluster_hash
+            real = node.runtime.driver.propose
+            other = documents.document_of(manager.config.with_values({LEVEL: 7}))
+            calls: list[int | None] = []
+
+            def stale_while_another_commits(document: bytes,
+                                            **kwargs: Any) -> asyncio.Future[Outcome]:
+                calls.append(kwargs.get("revision"))
+                if len(calls) > 1:
+                    return real(document, **kwargs)
+                real(other, initiator="someone-else", action="update")  # commits at once
+                future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+                future.set_result(Outcome(False, kind="stale", reason="made against ..."))
+                return future
+
+            monkeypatch.setattr(node.runtime.driver, "propose", stale_while_another_commits)
+            with pytest.raises(UpdateRefused) as moved_on:
+                await manager.patch([PatchOperation("set", LEVEL, 9)], identity=admin,
+                                    if_match=frozenset({read}))
+            assert moved_on.value.status == 412
+            assert calls == [ok.revision + 1]  # no second try on the moved head
+            assert manager.config.get_value(LEVEL) == 7  # the other change stands
+            assert manager.revision == ok.revision + 1
+
+    asyncio.run(body())

@@ -37,6 +37,7 @@ from butterfly_config.node.mirror_writer import MirrorWriter
 from butterfly_config.node.service import (
     Action,
     Identity,
+    IfMatch,
     PatchOperation,
     UpdateRefused,
     UpdateResult,
@@ -247,36 +248,56 @@ class ConfigManager:
 
     # -- updates --------------------------------------------------------------
     async def update_document(
-        self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
+        self, document: dict[str, Any], *, identity: Identity, action: Action = "update",
+        if_match: IfMatch = None,
     ) -> UpdateResult:
         values, issues = changes.document_values(document)
-        return await self._on_current_head(lambda: self._change(values, issues, identity, action))
+        return await self._on_current_head(
+            lambda: self._change(values, issues, identity, action), identity, if_match)
 
-    async def patch(self, operations: list[PatchOperation], *, identity: Identity) -> UpdateResult:
+    async def patch(
+        self, operations: list[PatchOperation], *, identity: Identity, if_match: IfMatch = None
+    ) -> UpdateResult:
         def attempt() -> Awaitable[UpdateResult]:  # a merge reads the current configuration
             values, issues = changes.requested_values(operations, self._current)
             return self._change(values, issues, identity, "patch")
 
-        return await self._on_current_head(attempt)
+        return await self._on_current_head(attempt, identity, if_match)
 
     async def _on_current_head(
-        self, attempt: Callable[[], Awaitable[UpdateResult]]
+        self, attempt: Callable[[], Awaitable[UpdateResult]], identity: Identity,
+        if_match: IfMatch = None,
     ) -> UpdateResult:
         """Run an update; if the coordinator was at a newer head than the one it was built
         on, catch up with the cluster and build it again on the newer head.
 
         An update commits only as the revision after the head it was built on (the
         coordinator refuses it as stale otherwise), so a node that had not yet
-        applied the latest commit never sets back what that commit changed.
+        applied the latest commit never sets back what that commit changed. The
+        If-Match precondition is checked before every try, against the head that
+        try builds on.
         """
         for _ in range(STALE_RETRIES):
             before = self._revision
+            self._check_precondition(if_match, identity)
             try:
                 return await attempt()
             except StaleBase:
                 self.sync_trigger()
                 await self.wait_for_revision(before, STALE_CATCH_UP_S)
+        self._check_precondition(if_match, identity)
         return await attempt()
+
+    def _check_precondition(self, if_match: IfMatch, identity: Identity) -> None:
+        if if_match is None or self.cluster_hash in if_match:
+            return
+        self.audit(identity.subject, "update", "precondition-failed",
+                   {"expected": sorted(if_match), "cluster_hash": self.cluster_hash})
+        self.metrics_hook("update", "precondition_failed")
+        raise UpdateRefused(
+            412, f"the configuration changed since it was read: revision {self._revision}, "
+                 f"cluster_hash {self.cluster_hash}; nothing applied - read it again "
+                 "(GET /api/v1/config) and redo the change")
 
     async def apply_reload(
         self, local: dict[str, Any], cluster: dict[str, Any], *, identity: Identity
@@ -285,7 +306,8 @@ class ConfigManager:
         values = {**local, **cluster}
         if not values:
             return None
-        return await self._on_current_head(lambda: self._change(values, [], identity, "reload"))
+        return await self._on_current_head(
+            lambda: self._change(values, [], identity, "reload"), identity)
 
     def apply_file_local(
         self, values: dict[str, Any], *, identity: Identity
@@ -326,8 +348,11 @@ class ConfigManager:
         self.subscribers.notify(old, new)
         return self._result(scope="local", changed=tuple(paths))
 
-    async def rollback(self, version: str, *, identity: Identity) -> UpdateResult:
-        return await self._on_current_head(lambda: self._rollback(version, identity))
+    async def rollback(
+        self, version: str, *, identity: Identity, if_match: IfMatch = None
+    ) -> UpdateResult:
+        return await self._on_current_head(
+            lambda: self._rollback(version, identity), identity, if_match)
 
     async def _rollback(self, version: str, identity: Identity) -> UpdateResult:
         base = self._revision

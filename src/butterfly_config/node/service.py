@@ -9,7 +9,7 @@ out of request handlers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from butterfly_config.errors import ConfigIssue
 
@@ -24,6 +24,14 @@ class PatchOperation:
     op: PatchOpKind
     path: str
     value: Any = None
+
+
+IfMatch: TypeAlias = frozenset[str] | None
+"""The cluster hashes an update may start from (HTTP If-Match), or None for any.
+
+An update whose node is at another cluster_hash when it is built (on every
+try) is refused with 412, so a read-modify-write never overwrites a change
+committed after the read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +131,19 @@ class ConfigService(Protocol):
         ...
 
     async def update_document(
-        self, document: dict[str, Any], *, identity: Identity, action: Action = "update"
+        self, document: dict[str, Any], *, identity: Identity, action: Action = "update",
+        if_match: IfMatch = None,
     ) -> UpdateResult:
         """Propose a full cluster configuration (cluster-scope options)."""
         ...
 
     async def patch(
-        self, operations: list[PatchOperation], *, identity: Identity
+        self, operations: list[PatchOperation], *, identity: Identity, if_match: IfMatch = None
     ) -> UpdateResult: ...
 
-    async def rollback(self, version: str, *, identity: Identity) -> UpdateResult: ...
+    async def rollback(
+        self, version: str, *, identity: Identity, if_match: IfMatch = None
+    ) -> UpdateResult: ...
 
     def validate_document(self, document: dict[str, Any]) -> ValidationReport: ...
 

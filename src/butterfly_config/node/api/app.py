@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
@@ -30,7 +30,7 @@ from butterfly_config.node.api.auth import AccessGate, AccessRefused, Permission
 from butterfly_config.node.api.bodies import BadBody, parse_document, parse_operations
 from butterfly_config.node.api.guard import InternalErrorGuard
 from butterfly_config.node.api.limits import BodySizeLimit
-from butterfly_config.node.api.negotiation import etag_matches, prefers_toml
+from butterfly_config.node.api.negotiation import etag_matches, if_match_tags, prefers_toml
 from butterfly_config.node.api.responses import (
     config_error_response,
     error_response,
@@ -54,6 +54,8 @@ _UPDATE_REFUSALS: dict[int | str, dict[str, Any]] = {
     **_REFUSALS,
     409: {"model": models.ErrorResponse,
           "description": "update in progress, or a static option changed (restart required)"},
+    412: {"model": models.ErrorResponse,
+          "description": "If-Match: the configuration changed since it was read"},
     503: {"model": models.ErrorResponse,
           "description": "no quorum or consensus timeout; nothing was applied"},
 }
@@ -73,6 +75,10 @@ Reader = Annotated[Identity, Depends(_need("config:read"))]
 Writer = Annotated[Identity, Depends(_need("config:write"))]
 RollbackRole = Annotated[Identity, Depends(_need("config:rollback"))]
 Admin = Annotated[Identity, Depends(_need("cluster:admin"))]
+IfMatchHeader = Annotated[str | None, Header(
+    alias="If-Match",
+    description="the ETag of GET /api/v1/config this change starts from (its cluster_hash, "
+                "quoted): if the configuration is no longer that one, 412 and nothing applied")]
 
 
 async def _unless_disconnected(
@@ -158,9 +164,11 @@ def create_app(
         responses={**_UPDATE_REFUSALS, 200: {"model": models.UpdateResponse}},
         openapi_extra=models.document_body("the whole configuration, TOML or JSON"),
     )
-    async def post_config(request: Request, who: Writer) -> Response:
+    async def post_config(request: Request, who: Writer, if_match: IfMatchHeader = None
+                          ) -> Response:
         document = parse_document(await request.body(), request.headers.get("content-type"))
-        result = await service.update_document(document, identity=who, action="update")
+        result = await service.update_document(document, identity=who, action="update",
+                                               if_match=if_match_tags(if_match))
         return json_response(result.as_dict())
 
     @app.patch(
@@ -170,9 +178,10 @@ def create_app(
         responses={**_UPDATE_REFUSALS, 200: {"model": models.UpdateResponse}},
         openapi_extra=models.patch_body(),
     )
-    async def patch_config(request: Request, who: Writer) -> Response:
+    async def patch_config(request: Request, who: Writer, if_match: IfMatchHeader = None
+                           ) -> Response:
         operations = parse_operations(await request.body(), request.headers.get("content-type"))
-        result = await service.patch(operations, identity=who)
+        result = await service.patch(operations, identity=who, if_match=if_match_tags(if_match))
         return json_response(result.as_dict())
 
     @app.post(
@@ -216,8 +225,9 @@ def create_app(
         who: RollbackRole,
         version: Annotated[str, Path(min_length=1, max_length=200,
                                      description="revision, hash prefix or config_version")],
+        if_match: IfMatchHeader = None,
     ) -> Response:
-        result = await service.rollback(version, identity=who)
+        result = await service.rollback(version, identity=who, if_match=if_match_tags(if_match))
         return json_response(result.as_dict())
 
     @app.post(

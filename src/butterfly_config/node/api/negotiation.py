@@ -51,3 +51,22 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         if tag == etag:
             return True
     return False
+
+
+def if_match_tags(if_match: str | None) -> frozenset[str] | None:
+    """The entity tags an If-Match header accepts, or None for no precondition (`*` too).
+
+    If-Match compares strongly (RFC 9110): a weak tag never matches. Tags are the
+    quoted cluster_hash GET returns as ETag; a bare hash is taken as well.
+    """
+    if not if_match or if_match.strip() == "*":
+        return None
+    tags = set()
+    for candidate in if_match.split(","):
+        tag = candidate.strip()
+        if not tag or tag.startswith("W/"):
+            continue
+        if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+            tag = tag[1:-1]
+        tags.add(tag)
+    return frozenset(tags)

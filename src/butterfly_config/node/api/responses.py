@@ -42,7 +42,7 @@ def error_response(
 
 # Statuses a refusal may carry (DESIGN 1.9); anything else is the service's bug
 # and is reported as 500 rather than passed through.
-REFUSAL_STATUSES = frozenset({400, 404, 409, 503})
+REFUSAL_STATUSES = frozenset({400, 404, 409, 412, 503})
 
 
 def refusal_response(exc: UpdateRefused) -> Response:
