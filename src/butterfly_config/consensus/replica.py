@@ -196,6 +196,8 @@ class Replica:
         self._proposals_seen: dict[Ballot, Propose] = {}
         self._finalize_resend: FinalizeResend | None = None
         self._fetch_blocked_until = -1
+        self._fetch_served: dict[str, tuple[int, int]] = {}
+        """Per peer: the first revision of the last batch served to it, and when."""
         self._unresponsive: frozenset[str] = frozenset()
         self._next_status = now_ms
         if self._proposal is not None and self.coordinator == self._id:
@@ -1358,9 +1360,23 @@ class Replica:
             )
 
     def _on_fetch(self, message: Fetch) -> None:
+        """Serve the next batch of decided revisions to a peer catching up.
+
+        A FETCH is small and its reply up to FETCH_BATCH revisions with their
+        certificates (hundreds of KiB, milliseconds to encode and sign): a batch
+        the peer was already served is served again only after
+        `status_interval_ms`, so repeating one FETCH cannot make this replica
+        spend its time and bandwidth for a faulty member. A peer making progress
+        (asking for later revisions) is served at once.
+        """
         start = message.revision + 1
         if start > self.head_revision:
             return
+        served = self._fetch_served.get(message.sender)
+        if (served is not None and start <= served[0]
+                and self._now - served[1] < self._params.status_interval_ms):
+            return
+        self._fetch_served[message.sender] = (start, self._now)
         batch = tuple(self._log[start : start + FETCH_BATCH])
         reply = FetchReply(*self._header(self.head_revision), decided=batch)
         self._send(message.sender, self._sign(reply))
