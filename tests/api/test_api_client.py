@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import threading
 import time
 import tomllib
@@ -19,6 +18,7 @@ from butterfly_config.client import (
 )
 from butterfly_config.errors import ConnectionFailed, UsageError
 from butterfly_config.node.api.server import ThreadedServer, free_port
+from canned_http import canned_server
 
 
 @pytest.fixture
@@ -134,27 +134,9 @@ def test_refusals_carry_status_issues_and_exit_1(client: ButterflyClient,
 
 def test_a_server_that_is_no_node_api_is_a_connection_problem() -> None:
     """A peer port (or any other server) answers 404 without a refusal of ours."""
-    class NotFound(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(404)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"Not Found")
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
-    serving = threading.Thread(target=httpd.serve_forever, daemon=True)
-    serving.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        with ButterflyClient(url, timeout=5) as client, pytest.raises(ConnectionFailed) as info:
-            client.status()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        serving.join(timeout=5)
+    with canned_server(404, "text/plain", b"Not Found") as url, \
+            ButterflyClient(url, timeout=5) as client, pytest.raises(ConnectionFailed) as info:
+        client.status()
     assert info.value.exit_code == 2
     rendered = info.value.render()
     assert "has no /api/v1/cluster/status: it is not a node's API" in rendered

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from butterfly_config.cli.main import main
+from canned_http import canned_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -242,38 +243,14 @@ def test_python_dash_m_validate(tmp_path: Path) -> None:
 
 
 def test_show_hash_cluster_asks_the_node(capsys: pytest.CaptureFixture[str]) -> None:
-    import http.server
-    import threading
-
     status = {"view": 0, "revision": 3, "cluster_hash": "ab" * 32, "nodes": [
         {"node_id": "node-1", "revision": 3, "cluster_hash": "ab" * 32, "state": "ready"},
         {"node_id": "node-2", "revision": 2, "cluster_hash": "cd" * 32, "state": "suspected"},
     ]}
     seen: list[tuple[str, str | None]] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append((self.path, self.headers.get("Authorization")))
-            body = json.dumps(status).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with canned_server(200, "application/json", json.dumps(status).encode(), seen) as url:
         code, out, _ = run(capsys, "config", "show", "--hash", "--cluster", "--url", url,
                            "--token", "t0k")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 0
     assert seen == [("/api/v1/cluster/status", "Bearer t0k")]
     assert f"node-1: revision 3 cluster_hash {'ab' * 32} (ready)" in out
