@@ -97,6 +97,8 @@ def test_if_match_is_checked_again_on_the_head_a_retry_builds_on(
                 await manager.patch([PatchOperation("set", LEVEL, 4)], identity=admin,
                                     if_match=frozenset({"0" * 64}))
             assert mismatch.value.status == 412
+            [refusal] = node.runtime.store.list_audit(limit=1)
+            assert (refusal.action, refusal.outcome) == ("patch", "precondition-failed")
             ok = await manager.patch([PatchOperation("set", LEVEL, 4)], identity=admin,
                                      if_match=frozenset({read}))
             read = manager.cluster_hash

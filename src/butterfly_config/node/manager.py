@@ -253,7 +253,7 @@ class ConfigManager:
     ) -> UpdateResult:
         values, issues = changes.document_values(document)
         return await self._on_current_head(
-            lambda: self._change(values, issues, identity, action), identity, if_match)
+            lambda: self._change(values, issues, identity, action), identity, action, if_match)
 
     async def patch(
         self, operations: list[PatchOperation], *, identity: Identity, if_match: IfMatch = None
@@ -262,11 +262,11 @@ class ConfigManager:
             values, issues = changes.requested_values(operations, self._current)
             return self._change(values, issues, identity, "patch")
 
-        return await self._on_current_head(attempt, identity, if_match)
+        return await self._on_current_head(attempt, identity, "patch", if_match)
 
     async def _on_current_head(
         self, attempt: Callable[[], Awaitable[UpdateResult]], identity: Identity,
-        if_match: IfMatch = None,
+        action: Action, if_match: IfMatch = None,
     ) -> UpdateResult:
         """Run an update; if the coordinator was at a newer head than the one it was built
         on, catch up with the cluster and build it again on the newer head.
@@ -279,19 +279,19 @@ class ConfigManager:
         """
         for _ in range(STALE_RETRIES):
             before = self._revision
-            self._check_precondition(if_match, identity)
+            self._check_precondition(if_match, identity, action)
             try:
                 return await attempt()
             except StaleBase:
                 self.sync_trigger()
                 await self.wait_for_revision(before, STALE_CATCH_UP_S)
-        self._check_precondition(if_match, identity)
+        self._check_precondition(if_match, identity, action)
         return await attempt()
 
-    def _check_precondition(self, if_match: IfMatch, identity: Identity) -> None:
+    def _check_precondition(self, if_match: IfMatch, identity: Identity, action: Action) -> None:
         if if_match is None or self.cluster_hash in if_match:
             return
-        self.audit(identity.subject, "update", "precondition-failed",
+        self.audit(identity.subject, action, "precondition-failed",
                    {"expected": sorted(if_match), "cluster_hash": self.cluster_hash})
         self.metrics_hook("update", "precondition_failed")
         raise UpdateRefused(
@@ -307,7 +307,7 @@ class ConfigManager:
         if not values:
             return None
         return await self._on_current_head(
-            lambda: self._change(values, [], identity, "reload"), identity)
+            lambda: self._change(values, [], identity, "reload"), identity, "reload")
 
     def apply_file_local(
         self, values: dict[str, Any], *, identity: Identity
@@ -352,7 +352,7 @@ class ConfigManager:
         self, version: str, *, identity: Identity, if_match: IfMatch = None
     ) -> UpdateResult:
         return await self._on_current_head(
-            lambda: self._rollback(version, identity), identity, if_match)
+            lambda: self._rollback(version, identity), identity, "rollback", if_match)
 
     async def _rollback(self, version: str, identity: Identity) -> UpdateResult:
         base = self._revision
