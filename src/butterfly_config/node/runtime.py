@@ -417,8 +417,10 @@ class NodeRuntime:
     def _on_peer_message(self, data: bytes) -> None:
         if self.exit_code:
             return  # stopping: the store failed, and nothing may be voted without it
-        with contextlib.suppress(HistoryError):  # reported by _persist; the node is stopping
+        try:
             self.driver.receive(data)
+        except HistoryError as exc:  # usually met by _persist already: reported once
+            self._store_failed(exc)
 
     def _store_failed(self, exc: HistoryError) -> None:
         """Stop the node, exit code 1: without a durable history it must not vote or apply.
