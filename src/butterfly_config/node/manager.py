@@ -416,7 +416,10 @@ class ConfigManager:
             result = await self._propose(document, identity, action, tuple(sorted(plan.cluster)),
                                          base=base, built_here=True)
         if plan.local:
-            result = self._apply_local(plan.local, identity, action)
+            local = self._apply_local(plan.local, identity, action)
+            # one request that changed both: the cluster revision it made, and every path
+            result = local if result is None else dataclasses.replace(
+                result, changed_paths=tuple(sorted({*result.changed_paths, *local.changed_paths})))
         assert result is not None
         return result
 
