@@ -69,3 +69,25 @@ def test_a_change_taken_by_a_lagging_member_does_not_undo_newer_ones(
         assert isinstance(document, dict)
         assert document["network"]["compression"]["level"] == new_level, index
         assert document["network"]["connection"]["idle_timeout_ms"] == 45678, index
+
+
+def test_a_lagging_member_rolls_back_to_a_revision_it_has_not_received_yet(
+        cluster: LocalCluster) -> None:
+    """The operator saw revision N in another node's history; the member it asks has
+    not received N yet. It catches up first instead of answering "no revision matches"."""
+    lagging = 3
+    start = cluster.wait_converged()[0]
+    _partition(cluster, lagging)
+    cluster.client(0).set(LEVEL, 11)
+    cluster.client(0).set(LEVEL, 12)
+    assert cluster.revision_and_hash(lagging)[0] == start
+
+    _partition(cluster, None)
+    result = cluster.client(lagging).rollback(start + 1)  # at once, before it catches up
+    assert result["revision"] == start + 3
+
+    cluster.wait_converged(at_least=start + 3)
+    for index in range(cluster.size):
+        document = cluster.client(index).get()[0]
+        assert isinstance(document, dict)
+        assert document["network"]["compression"]["level"] == 11, index

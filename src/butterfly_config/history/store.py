@@ -450,10 +450,10 @@ class HistoryStore:
         """
         text = spec.strip() if isinstance(spec, str) else str(spec)
         # All digits: a revision number and nothing else, so a mistyped number never
-        # matches a hash prefix. ASCII only: "¹".isdigit() is true, yet int() refuses
-        # it; beyond 19 digits no revision (a 64-bit integer) can match.
-        if isinstance(spec, int) or (text.isascii() and text.isdigit()):
-            found = self.get_revision(int(text)) if len(text) <= 19 else None
+        # matches a hash prefix.
+        if isinstance(spec, int) or is_revision_number(text):
+            number = spec if isinstance(spec, int) else revision_number(text)
+            found = None if number is None else self.get_revision(number)
             if found is None:
                 raise self._not_found(text)
             return found
@@ -708,6 +708,21 @@ class HistoryStore:
 
     def _now(self, timestamp: float | None) -> float:
         return self._clock() if timestamp is None else timestamp
+
+
+def is_revision_number(text: str) -> bool:
+    """Text that can only mean a revision number: ASCII digits ("¹".isdigit() is true,
+    yet int() refuses it)."""
+    return text.isascii() and text.isdigit()
+
+
+def revision_number(text: str) -> int | None:
+    """`text` as a revision number; None when it is not one or beyond 64 bits (beyond
+    19 digits no revision can match, and int() refuses more than 4,300)."""
+    text = text.strip()
+    if not is_revision_number(text) or len(text) > 19:
+        return None
+    return int(text)
 
 
 def _upper(before: int | None) -> int:

@@ -31,6 +31,7 @@ from butterfly_config.consensus.messages import Decided
 from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
+from butterfly_config.history.store import is_revision_number, revision_number
 from butterfly_config.node import changes, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome
 from butterfly_config.node.mirror_writer import MirrorWriter
@@ -355,11 +356,11 @@ class ConfigManager:
             lambda: self._rollback(version, identity), identity, "rollback", if_match)
 
     async def _rollback(self, version: str, identity: Identity) -> UpdateResult:
-        base = self._revision
         try:
-            target = self._store.find_revision(version)
+            target = await self._rollback_target(version)
         except (RevisionNotFound, AmbiguousVersion) as exc:
             raise UpdateRefused(400, exc.render()) from exc
+        base = self._revision
         reason = documents.check_cluster_document(target.document, self._head_document)
         if reason is not None:
             status = 409 if "requires restart" in reason else 400
@@ -372,6 +373,28 @@ class ConfigManager:
         result = await self._propose(target.document, identity, "rollback", changed, base=base)
         self.metrics_hook("rollback", 1)
         return result
+
+    async def _rollback_target(self, version: str) -> RevisionEntry:
+        """The revision `version` names, fetching from the peers when this node lacks it.
+
+        The operator may have read the target in another node's history: a member
+        that has not received it yet asks its peers before saying it does not exist.
+        A number at or below this node's head is answered at once.
+        """
+        for _ in range(STALE_RETRIES):
+            try:
+                return self._store.find_revision(version)
+            except RevisionNotFound:
+                number = revision_number(version)
+                if (number is not None and number <= self._revision) or (
+                        number is None and is_revision_number(version.strip())) or (
+                        self.status_provider().get("standalone", True)):
+                    raise  # it cannot exist, or there is nobody to ask
+                before = self._revision
+                self.sync_trigger()
+                if await self.wait_for_revision(before, STALE_CATCH_UP_S) == before:
+                    raise  # nothing newer arrived: it does not exist
+        return self._store.find_revision(version)
 
     async def _change(
         self,
