@@ -166,6 +166,7 @@ def requests(draw: st.DrawFn, spec: dict[str, Any], token: str,
         ("Content-Type", content_type),
         ("Accept", draw(st.sampled_from(["", "application/toml", "*/*", "text/html;q=x"]))),
         ("If-None-Match", draw(st.sampled_from(["", "*", '"abc"', "W/"]))),
+        ("If-Match", draw(st.sampled_from(["", "", "*", '"abc"', "W/", '"', ",,", "\"x\", *"]))),
     ) if v}
     return {"method": method, "path": path, "params": query, "content": body,
             "headers": {**headers, **auth}}
@@ -185,6 +186,10 @@ def test_no_request_from_the_published_api_gets_a_server_error(
     @given(request=requests(spec, cluster.token, current))
     # found by this test once: "¹".isdigit() is true but int("¹") raises (it was a 500)
     @example(request={"method": "POST", "path": "/api/v1/config/rollback/%C2%B9",
+                      "params": {}, "content": b"", "headers": admin})
+    # found by review: a revision number beyond 64 bits was an OverflowError (a 500)
+    @example(request={"method": "POST",
+                      "path": "/api/v1/config/rollback/99999999999999999999999999",
                       "params": {}, "content": b"", "headers": admin})
     def call(request: dict[str, Any]) -> None:
         response = http.request(request["method"], base + request["path"],
