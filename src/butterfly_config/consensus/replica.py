@@ -14,6 +14,7 @@ what a signature proves.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
@@ -87,19 +88,32 @@ FETCH_BATCH = 64
 FINALIZE_RESENDS = 3
 
 SEEN_REVISIONS = 4
+"""Signed answers are remembered this many revisions back to catch equivocation."""
 
 REPORTABLE_VOTES = 32
 """PREPARE_OK votes kept per revision for reports (enough to survive a run of
 definitive aborts, bounded against a coordinator that aborts forever)."""
-"""Signed answers are remembered this many revisions back to catch equivocation."""
+
+RETAINED_REVISIONS = 2 * FETCH_BATCH
+"""Decided revisions kept in memory when the caller can read older ones back
+(`history_source`); every revision's digest is kept regardless."""
+
+HistorySource = Callable[[int, int], Sequence[Decided]]
+"""history_source(first_revision, count) -> up to `count` decided revisions from
+`first_revision` on, in order (the caller's durable store)."""
 
 
 class Replica:
     """One member's view of the protocol.
 
     `log` is the committed history the caller loaded (revision 0 first, then
-    every committed revision in order); `hard_state` the last persisted
-    HardState, or None on first boot.
+    every committed revision in order; any iterable, read once); `hard_state`
+    the last persisted HardState, or None on first boot.
+
+    `history_source`: how to read committed revisions back from the caller's
+    store. With it, only the last `retained_revisions` decided revisions stay in
+    memory (older ones are read back to serve a peer's FETCH), so memory does
+    not grow with the history; without it, every revision stays in memory.
     """
 
     def __init__(
@@ -108,21 +122,35 @@ class Replica:
         signer: Signer,
         validate: Validator,
         hash_fn: HashFn,
-        log: Sequence[Decided],
+        log: Iterable[Decided],
         hard_state: HardState | None = None,
         now_ms: int = 0,
         keyring: KeyRing | None = None,
+        history_source: HistorySource | None = None,
+        retained_revisions: int = RETAINED_REVISIONS,
     ) -> None:
         if signer.node_id not in params.member_ids:
             raise ValueError(f"{signer.node_id!r} is not a member of {params.cluster_name!r}")
-        if not log or log[0].entry.revision != 0:
-            raise ValueError("the log must start with revision 0")
-        for index, decided in enumerate(log):
-            entry = decided.entry
+        if retained_revisions < 1:
+            raise ValueError("at least the head revision stays in memory")
+        self._history_source = history_source
+        self._retained = retained_revisions if history_source is not None else None
+        self._digests: list[str] = []
+        """Every committed revision's entry digest, by revision."""
+        self._log: deque[Decided] = deque()
+        """The newest committed revisions (all of them without a history source)."""
+        genesis: Entry | None = None
+        for decided in log:
+            entry, index = decided.entry, len(self._digests)
             if entry.revision != index:
                 raise ValueError(f"log entry {index} holds revision {entry.revision}")
-            if index and entry.parent_digest != log[index - 1].entry.digest:
+            if index and entry.parent_digest != self._digests[-1]:
                 raise ValueError(f"revision {index} does not chain to revision {index - 1}")
+            if genesis is None:
+                genesis = entry
+            self._remember_decided(decided)
+        if genesis is None:
+            raise ValueError("the log must start with revision 0")
         self._params = params
         self._signer = signer
         self._id = signer.node_id
@@ -134,14 +162,13 @@ class Replica:
         self._remember_own = self._keyring.holds_key_of(signer)
         self._validate = validate
         self._hash = hash_fn
-        self._log: list[Decided] = list(log)
-        self._verifier = Verifier(params, self._keyring, hash_fn, log[0].entry)
+        self._verifier = Verifier(params, self._keyring, hash_fn, genesis)
         self._now = now_ms
 
         hs = hard_state
         if hs is not None and hs.head_revision > self.head_revision:
             raise ValueError("hard state is ahead of the log: the log lost committed revisions")
-        if hs is not None and self._log[hs.head_revision].entry.digest != hs.head_digest:
+        if hs is not None and self._digests[hs.head_revision] != hs.head_digest:
             raise ValueError("hard state names a different head digest than the log")
         self._view = hs.view if hs else 0
         self._attempt = hs.attempt if hs else 0
@@ -360,11 +387,34 @@ class Replica:
 
     @property
     def head_revision(self) -> int:
-        return len(self._log) - 1
+        return len(self._digests) - 1
 
     @property
     def log(self) -> tuple[Decided, ...]:
+        """The committed revisions held in memory: all of them, or with a history
+        source the newest RETAINED_REVISIONS (see `decided`)."""
         return tuple(self._log)
+
+    def decided(self, revision: int) -> Decided | None:
+        """Committed revision `revision`, from memory or the history source."""
+        if not 0 <= revision <= self.head_revision:
+            return None
+        first = self._first_in_memory
+        if revision >= first:
+            return self._log[revision - first]
+        assert self._history_source is not None  # all revisions are in memory otherwise
+        found = self._history_source(revision, 1)
+        return found[0] if found else None
+
+    @property
+    def _first_in_memory(self) -> int:
+        return len(self._digests) - len(self._log)
+
+    def _remember_decided(self, decided: Decided) -> None:
+        self._digests.append(decided.entry.digest)
+        self._log.append(decided)
+        if self._retained is not None and len(self._log) > self._retained:
+            self._log.popleft()
 
     @property
     def established(self) -> bool:
@@ -542,7 +592,8 @@ class Replica:
         queued = self._queued.request_id if self._queued else None
         if request.request_id in (active, queued):
             return
-        if any(d.entry.request_id == request.request_id for d in self._log[-8:]):
+        if any(d.entry.request_id == request.request_id
+               for d in itertools.islice(reversed(self._log), 8)):
             return
         if self._round is not None or self._queued is not None:
             self._refuse(request, "busy", "another configuration update is in progress")
@@ -1060,7 +1111,7 @@ class Replica:
         decided = message.decided
         revision = decided.entry.revision
         if revision <= self.head_revision:
-            if self._log[revision].entry.digest == decided.entry.digest:
+            if self._digests[revision] == decided.entry.digest:
                 applied = ConfigApplied(
                     *self._header(revision, message.ballot), digest=decided.entry.digest
                 )
@@ -1131,7 +1182,7 @@ class Replica:
 
     def _apply(self, decided: Decided) -> None:
         """Commit the next revision: log it, hand it out, reset per-revision state."""
-        self._log.append(decided)
+        self._remember_decided(decided)
         self._committed_out.append(decided)
         entry = decided.entry
         self._vote = None
@@ -1351,12 +1402,12 @@ class Replica:
     def _on_status(self, message: Status) -> None:
         if message.revision > self.head_revision:
             self._fetch_from(message.sender)
-        elif self._log[message.revision].entry.digest != message.head_digest:
+        elif self._digests[message.revision] != message.head_digest:
             self._evidence(
                 message.sender,
                 "divergent_head",
                 f"claims digest {message.head_digest[:16]} for revision {message.revision}, "
-                f"committed here as {self._log[message.revision].entry.digest[:16]}",
+                f"committed here as {self._digests[message.revision][:16]}",
             )
 
     def _on_fetch(self, message: Fetch) -> None:
@@ -1377,7 +1428,14 @@ class Replica:
                 and self._now - served[1] < self._params.status_interval_ms):
             return
         self._fetch_served[message.sender] = (start, self._now)
-        batch = tuple(self._log[start : start + FETCH_BATCH])
+        first = self._first_in_memory
+        if start >= first:
+            batch = tuple(itertools.islice(self._log, start - first, start - first + FETCH_BATCH))
+        else:
+            assert self._history_source is not None  # all revisions are in memory otherwise
+            batch = tuple(self._history_source(start, FETCH_BATCH))
+            if not batch:
+                return
         reply = FetchReply(*self._header(self.head_revision), decided=batch)
         self._send(message.sender, self._sign(reply))
 

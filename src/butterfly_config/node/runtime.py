@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,8 +258,14 @@ def _to_decided(entry: RevisionEntry) -> Decided:
     )
 
 
-def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> list[Decided]:
-    """The verified committed history; a damaged tail is cut off (peers supply it again)."""
+def recover_history(
+    store: HistoryStore, verifier: Verifier, genesis: Entry
+) -> tuple[Entry, Iterable[Decided]]:
+    """Revision 0 of the verified committed history, and that history to read once.
+
+    A damaged tail is cut off (peers supply it again). The history is read from
+    the store as the replica takes it, not held in a list: it may be long.
+    """
 
     def certificate_ok(entry: RevisionEntry) -> bool:
         if entry.revision == 0:
@@ -274,8 +281,8 @@ def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> 
         log.error("history store damaged at revision %s (%s): keeping revisions below it and "
                   "catching up from peers", bad, report.reason)
         store.truncate_after(bad - 1)
-    history = [_to_decided(e) for e in store.iter_revisions(0)]
-    if not history:
+    first = store.get_revision(0)
+    if first is None:
         log.info("the history store %s holds no revisions (a new node, or its store was "
                  "removed): starting from revision 0 of this node's file; committed revisions "
                  "are fetched from peers", store.path)
@@ -283,11 +290,21 @@ def recover_history(store: HistoryStore, verifier: Verifier, genesis: Entry) -> 
                                  proposer="", initiator="", action="update",
                                  request_id=GENESIS_REQUEST)
         store.append_revision(entry)
-        history = [Decided(genesis, None)]
-    elif history[0].entry.digest != genesis.digest:
+        return genesis, [Decided(genesis, None)]
+    stored = _to_decided(first).entry
+    if stored.digest != genesis.digest:
         log.warning("this node's file has cluster options that differ from its revision 0; "
                     "the committed history wins")
-    return history
+    return stored, (_to_decided(e) for e in store.iter_revisions(0))
+
+
+def stored_revisions(store: HistoryStore) -> Callable[[int, int], list[Decided]]:
+    """The replica's history source: committed revisions read back from the store."""
+
+    def read(first: int, count: int) -> list[Decided]:
+        return [_to_decided(e) for e in itertools.islice(store.iter_revisions(first), count)]
+
+    return read
 
 
 # -- the node -------------------------------------------------------------------------
@@ -322,9 +339,7 @@ class NodeRuntime:
         self.genesis = genesis_entry(self.params.cluster_name, documents.document_of(self.base))
         self.store = open_store(self.base, self.params.cluster_name)
         verifier = Verifier(self.params, self.keyring, digest, self.genesis)
-        history = recover_history(self.store, verifier, self.genesis)
-        if history[0].entry.digest != self.genesis.digest:
-            self.genesis = history[0].entry
+        self.genesis, history = recover_history(self.store, verifier, self.genesis)
         hard_state = self._load_hard_state()
         self.manager = ConfigManager(base=self.base, store=self.store,
                                      on_local_change=self._local_changed)
@@ -338,6 +353,7 @@ class NodeRuntime:
         self.replica = Replica(
             self.params, self.signer, self._validate, digest, history,
             hard_state=hard_state, now_ms=self._now_ms(), keyring=self.keyring,
+            history_source=stored_revisions(self.store),
         )
         self.transport = PeerTransport(
             node_id=self.node_id,

@@ -439,7 +439,9 @@ class StaleViewSpammer(Strategy):
         out = ctx.to_all(ctx.sign(report))
         if puppet.head_revision > 0:
             stale = ctx.rng.randrange(puppet.head_revision)
-            status = Status(*ctx.header(stale, view), head_digest=puppet.log[stale].entry.digest)
+            old = puppet.decided(stale)
+            assert old is not None  # every revision up to the head is in memory or on disk
+            status = Status(*ctx.header(stale, view), head_digest=old.entry.digest)
             out += ctx.to_all(ctx.sign(status))
         return out
 

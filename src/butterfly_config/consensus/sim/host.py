@@ -15,6 +15,9 @@ from butterfly_config.consensus.replica import Replica, Validator
 from butterfly_config.consensus.sim.world import World, sim_hash
 from butterfly_config.consensus.state import HardState
 
+SIM_RETAINED_REVISIONS = 1
+"""Decided revisions a simulated replica keeps in memory (see Replica)."""
+
 
 @dataclass(slots=True)
 class Durable:
@@ -57,6 +60,10 @@ class Instance:
             hard_state=self.durable.hard_state,
             now_ms=now_ms,
             keyring=keyring,
+            # keep almost nothing in memory, so that every run also serves FETCHes
+            # from the durable log, as a node does from its store
+            history_source=lambda first, count: self.durable.log[first : first + count],
+            retained_revisions=SIM_RETAINED_REVISIONS,
         )
         self.starts += 1
         return self.replica
