@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
+from typing import BinaryIO
 
 MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -21,7 +24,14 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     `cannot read ...: {exc.strerror}` need no special case.
     """
     with open(path, "rb") as handle:
-        data = handle.read(MAX_INPUT_FILE_BYTES + 1)
+        info = os.fstat(handle.fileno())
+        size = info.st_size
+        if stat.S_ISREG(info.st_mode) and size <= MAX_INPUT_FILE_BYTES:
+            data = handle.read(size + 1)  # a buffer of the file's size, not of the bound
+            if len(data) > size:  # it grew meanwhile
+                data += _read_up_to(handle, MAX_INPUT_FILE_BYTES + 1 - len(data))
+        else:
+            data = _read_up_to(handle, MAX_INPUT_FILE_BYTES + 1)
     if len(data) > MAX_INPUT_FILE_BYTES:
         raise OSError(
             errno.EFBIG,
@@ -30,6 +40,19 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
             os.fspath(path),
         )
     return data
+
+
+def _read_up_to(handle: BinaryIO, limit: int) -> bytes:
+    """At most `limit` bytes, in chunks: a pipe or device has no size to go by."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = handle.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -86,3 +86,25 @@ def test_a_configuration_arriving_through_a_pipe_still_loads(tmp_path: Path) -> 
     finally:
         writer.join(timeout=10)
     assert config.get_value("scheduling.policy") == "least_loaded"
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_whole_or_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regular file is read with a buffer of its size; when it holds more by the time
+    it is read (an editor still writing, a log), the rest is read too, up to the bound."""
+    grown = tmp_path / "grown.toml"
+    grown.write_bytes(b"x" * 100)
+    real_fstat = os.fstat
+
+    def smaller(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        fields = list(info)
+        fields[6] = 10  # st_size as it was a moment before
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(input_files.os, "fstat", smaller)
+    assert input_files.read_bytes(grown) == b"x" * 100
+    monkeypatch.setattr(input_files, "MAX_INPUT_FILE_BYTES", 50)
+    with pytest.raises(OSError) as info:
+        input_files.read_bytes(grown)
+    assert info.value.errno == errno.EFBIG
