@@ -137,3 +137,22 @@ def test_a_dir_that_cannot_hold_a_cluster_is_a_clear_refusal(tmp_path: Path) -> 
         assert result.returncode == 2, result.stdout + result.stderr
         assert expected in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_second_cluster_on_taken_ports_is_refused_before_anything_is_written(
+        cluster_dir: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """It used to start nodes that could not bind, take the first cluster's /readyz
+    answers for its own, print that cluster as ready, and then fail with 401."""
+    root, ports = cluster_dir
+    up = butterfly("dev", "up", "--nodes", str(NODES), "--dir", str(root), "--detach", *ports)
+    assert up.returncode == 0, up.stdout + up.stderr
+    pids = json.loads((root / "pids.json").read_text(encoding="utf-8"))
+
+    other = tmp_path / "other"
+    second = butterfly("dev", "up", "--nodes", str(NODES), "--dir", str(other), "--detach",
+                       *ports)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "ports are in use" in second.stderr and "--base-port" in second.stderr
+    assert not other.exists() or not any(other.iterdir())
+    assert all(_alive(pid) for pid in pids)
+    assert _statuses(up.stdout) == [200] * NODES

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from butterfly_config.cli.dev_processes import (
+    ports_in_use,
     running_nodes,
     start_nodes,
     stop_processes,
@@ -290,6 +291,7 @@ def up(args: argparse.Namespace) -> int:
                 hint="pick an empty or new --dir",
             )
         layout = plan_layout(root, args.nodes, args.base_port, args.api_base_port, args.tls)
+        _refuse_taken_ports(layout)  # before any file is written: a retry picks new ports
         try:
             create_cluster_files(layout)
         except OSError as exc:
@@ -307,6 +309,7 @@ def up(args: argparse.Namespace) -> int:
                 hint=f"stop it first: Ctrl-C where it was started, or "
                 f"`butterfly dev down --dir {root}`",
             )
+        _refuse_taken_ports(layout)
         print(f"reusing the dev cluster in {layout.root} ({len(layout.nodes)} nodes)")
     procs = start_nodes(layout)
     try:
@@ -342,6 +345,16 @@ def up(args: argparse.Namespace) -> int:
     stop_processes(procs)
     layout.pids_path.unlink(missing_ok=True)
     return 0
+
+
+def _refuse_taken_ports(layout: DevLayout) -> None:
+    taken = ports_in_use(layout)
+    if taken:
+        raise UsageError(
+            f"the dev cluster's ports are in use: {', '.join(taken)}",
+            hint="another dev cluster may be running there (`butterfly dev down --dir DIR`), "
+            "or pick other ports with --base-port and --api-base-port",
+        )
 
 
 def down(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,25 @@ if TYPE_CHECKING:
 
 READY_TIMEOUT_S = 30.0
 _PROC = Path("/proc")
+
+
+def ports_in_use(layout: DevLayout) -> list[str]:
+    """The cluster's peer and API addresses that something already listens on.
+
+    Checked before starting: a node that cannot bind exits, but another cluster
+    on the same ports answers /readyz, and would be taken for this one.
+    """
+    taken: list[str] = []
+    for node in layout.nodes:
+        for addr, what in ((node.peer_addr, "peer"), (node.api_addr, "API")):
+            host, _, port = addr.rpartition(":")
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((host, int(port)))
+                except OSError:
+                    taken.append(f"{addr} ({node.node_id} {what})")
+    return taken
 
 
 def start_nodes(layout: DevLayout) -> list[subprocess.Popen[bytes]]:
