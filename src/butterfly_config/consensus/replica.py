@@ -399,16 +399,16 @@ class Replica:
         """Committed revision `revision`, from memory or the history source."""
         if not 0 <= revision <= self.head_revision:
             return None
-        first = self._first_in_memory
-        if revision >= first:
-            return self._log[revision - first]
-        assert self._history_source is not None  # all revisions are in memory otherwise
-        found = self._history_source(revision, 1)
+        found = self._decided_from(revision, 1)
         return found[0] if found else None
 
-    @property
-    def _first_in_memory(self) -> int:
-        return len(self._digests) - len(self._log)
+    def _decided_from(self, start: int, count: int) -> tuple[Decided, ...]:
+        """Up to `count` committed revisions from `start` on: memory, else the source."""
+        first = len(self._digests) - len(self._log)
+        if start >= first:
+            return tuple(itertools.islice(self._log, start - first, start - first + count))
+        assert self._history_source is not None  # all revisions are in memory otherwise
+        return tuple(self._history_source(start, count))
 
     def _remember_decided(self, decided: Decided) -> None:
         self._digests.append(decided.entry.digest)
@@ -1428,14 +1428,9 @@ class Replica:
                 and self._now - served[1] < self._params.status_interval_ms):
             return
         self._fetch_served[message.sender] = (start, self._now)
-        first = self._first_in_memory
-        if start >= first:
-            batch = tuple(itertools.islice(self._log, start - first, start - first + FETCH_BATCH))
-        else:
-            assert self._history_source is not None  # all revisions are in memory otherwise
-            batch = tuple(self._history_source(start, FETCH_BATCH))
-            if not batch:
-                return
+        batch = self._decided_from(start, FETCH_BATCH)
+        if not batch:
+            return
         reply = FetchReply(*self._header(self.head_revision), decided=batch)
         self._send(message.sender, self._sign(reply))
 
