@@ -278,16 +278,23 @@ class ConfigManager:
         If-Match precondition is checked before every try, against the head that
         try builds on.
         """
-        for _ in range(STALE_RETRIES):
+        retries_left = STALE_RETRIES
+        while True:
             before = self._revision
             self._check_precondition(if_match, identity, action)
             try:
                 return await attempt()
             except StaleBase:
-                self.sync_trigger()
-                await self.wait_for_revision(before, STALE_CATCH_UP_S)
-        self._check_precondition(if_match, identity, action)
-        return await attempt()
+                if not retries_left:
+                    raise
+                retries_left -= 1
+                await self._catch_up(before)
+
+    async def _catch_up(self, before: int) -> bool:
+        """Ask the peers for revisions after this node's head; True when one arrived
+        (within STALE_CATCH_UP_S)."""
+        self.sync_trigger()
+        return await self.wait_for_revision(before, STALE_CATCH_UP_S) > before
 
     def _check_precondition(self, if_match: IfMatch, identity: Identity, action: Action) -> None:
         if if_match is None or self.cluster_hash in if_match:
@@ -381,20 +388,24 @@ class ConfigManager:
         that has not received it yet asks its peers before saying it does not exist.
         A number at or below this node's head is answered at once.
         """
-        for _ in range(STALE_RETRIES):
+        number = revision_number(version)
+        if number is not None:
+            may_be_newer = number > self._revision
+        else:  # a hash prefix or config_version may name one; too many digits name none
+            may_be_newer = not is_revision_number(version.strip())
+        retries_left = STALE_RETRIES
+        while True:
             try:
                 return self._store.find_revision(version)
             except RevisionNotFound:
-                number = revision_number(version)
-                if (number is not None and number <= self._revision) or (
-                        number is None and is_revision_number(version.strip())) or (
-                        self.status_provider().get("standalone", True)):
-                    raise  # it cannot exist, or there is nobody to ask
-                before = self._revision
-                self.sync_trigger()
-                if await self.wait_for_revision(before, STALE_CATCH_UP_S) == before:
+                if not (retries_left and may_be_newer) or self._standalone():
+                    raise
+                retries_left -= 1
+                if not await self._catch_up(self._revision):
                     raise  # nothing newer arrived: it does not exist
-        return self._store.find_revision(version)
+
+    def _standalone(self) -> bool:
+        return bool(self.status_provider().get("standalone", True))
 
     async def _change(
         self,
