@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,16 +34,15 @@ def ports_in_use(layout: DevLayout) -> list[str]:
     Checked before starting: a node that cannot bind exits, but another cluster
     on the same ports answers /readyz, and would be taken for this one.
     """
+    from butterfly_config.node.servers import bind_socket  # binds as the node will
+
     taken: list[str] = []
     for node in layout.nodes:
         for addr, what in ((node.peer_addr, "peer"), (node.api_addr, "API")):
-            host, _, port = addr.rpartition(":")
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind((host, int(port)))
-                except OSError:
-                    taken.append(f"{addr} ({node.node_id} {what})")
+            try:
+                bind_socket(addr, what).close()
+            except ConfigIOError:
+                taken.append(f"{addr} ({node.node_id} {what})")
     return taken
 
 
