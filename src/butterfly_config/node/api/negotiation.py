@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 _TOML = ("application/toml", "text/toml", "application/x-toml")
 _JSON = ("application/json", "text/json")
 
@@ -38,19 +40,21 @@ def prefers_toml(accept: str | None) -> bool:
     return toml_q > 0.0 and toml_q > json_q
 
 
+def _entity_tags(header: str) -> Iterator[tuple[bool, str]]:
+    """(weak?, tag as written, quotes kept) for each entry of an If-(None-)Match list."""
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        weak = tag.startswith("W/")
+        yield weak, tag[2:] if weak else tag
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """If-None-Match against our (strong) ETag, with weak comparison as RFC 9110 asks."""
     if not if_none_match:
         return False
     if if_none_match.strip() == "*":
         return True
-    for candidate in if_none_match.split(","):
-        tag = candidate.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag == etag:
-            return True
-    return False
+    return any(tag == etag for _, tag in _entity_tags(if_none_match))
 
 
 def if_match_tags(if_match: str | None) -> frozenset[str] | None:
@@ -61,12 +65,7 @@ def if_match_tags(if_match: str | None) -> frozenset[str] | None:
     """
     if not if_match or if_match.strip() == "*":
         return None
-    tags = set()
-    for candidate in if_match.split(","):
-        tag = candidate.strip()
-        if not tag or tag.startswith("W/"):
-            continue
-        if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-            tag = tag[1:-1]
-        tags.add(tag)
-    return frozenset(tags)
+    return frozenset(
+        tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
+        for weak, tag in _entity_tags(if_match) if tag and not weak
+    )
