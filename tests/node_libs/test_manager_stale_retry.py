@@ -23,6 +23,13 @@ from butterfly_config.node.service import Identity, PatchOperation, UpdateRefuse
 LEVEL = "network.compression.level"
 
 
+def refused_as_stale(reason: str = "made against ...") -> asyncio.Future[Outcome]:
+    """What the driver hands back when the coordinator refuses a proposal as stale."""
+    future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    future.set_result(Outcome(False, kind="stale", reason=reason))
+    return future
+
+
 def test_stale_refusals_are_retried_then_reported_as_409(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(manager_module, "STALE_CATCH_UP_S", 0.01)
@@ -35,10 +42,8 @@ def test_stale_refusals_are_retried_then_reported_as_409(
 
             def always_stale(document: bytes, **kwargs: Any) -> asyncio.Future[Outcome]:
                 revisions.append(kwargs.get("revision"))
-                future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-                future.set_result(Outcome(False, kind="stale", reason="made against revision "
-                                          f"{manager.revision}, but the coordinator is at ..."))
-                return future
+                return refused_as_stale(f"made against revision {manager.revision}, but the "
+                                        "coordinator is at ...")
 
             monkeypatch.setattr(node.runtime.driver, "propose", always_stale)
             manager.sync_trigger = lambda: syncs.append(1)
@@ -66,9 +71,7 @@ def test_a_stale_refusal_then_a_commit_on_the_new_head(
             def stale_once(document: bytes, **kwargs: Any) -> asyncio.Future[Outcome]:
                 calls.append(kwargs.get("revision"))
                 if len(calls) == 1:
-                    future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-                    future.set_result(Outcome(False, kind="stale", reason="made against ..."))
-                    return future
+                    return refused_as_stale()
                 return real(document, **kwargs)
 
             monkeypatch.setattr(node.runtime.driver, "propose", stale_once)
@@ -112,9 +115,7 @@ def test_if_match_is_checked_again_on_the_head_a_retry_builds_on(
                 if len(calls) > 1:
                     return real(document, **kwargs)
                 real(other, initiator="someone-else", action="update")  # commits at once
-                future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-                future.set_result(Outcome(False, kind="stale", reason="made against ..."))
-                return future
+                return refused_as_stale()
 
             monkeypatch.setattr(node.runtime.driver, "propose", stale_while_another_commits)
             with pytest.raises(UpdateRefused) as moved_on:
