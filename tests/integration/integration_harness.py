@@ -161,10 +161,25 @@ class LocalCluster:
                 self.resume(index)
             if index not in self.running():
                 self.start_node(index)
+        self.cut_off(None, check=False)
+        return self.wait_converged(timeout=timeout)
+
+    def cut_off(self, minority: int | None, *, check: bool = True) -> None:
+        """Test-hook partition: node `minority` and the rest drop each other's traffic;
+        None lifts every partition."""
+        ids = [n.node_id for n in self.layout.nodes]
         with self.http() as http:
             for index in range(self.size):
-                http.post(self.peer_url(index) + PARTITION_PATH, json={"blocked": []})
-        return self.wait_converged(timeout=timeout)
+                if minority is None:
+                    blocked: list[str] = []
+                elif index == minority:
+                    blocked = [i for i in ids if i != ids[minority]]
+                else:
+                    blocked = [ids[minority]]
+                response = http.post(self.peer_url(index) + PARTITION_PATH,
+                                     json={"blocked": blocked})
+                if check:
+                    response.raise_for_status()
 
     def __enter__(self) -> LocalCluster:
         try:

@@ -20,7 +20,7 @@ from integration_harness import LocalCluster
 
 from butterfly_config.node.api.models import ClusterStatus
 from butterfly_config.node.failure_detector import DetectorSettings, PhiAccrualDetector
-from butterfly_config.node.transport import HEARTBEAT_PATH, PARTITION_PATH
+from butterfly_config.node.transport import HEARTBEAT_PATH
 
 STARTING = {
     "byzantine.agreement.pre_prepare_timeout_ms": 500,
@@ -159,12 +159,7 @@ def test_a_partitioned_minority_converges_after_healing(cluster: LocalCluster) -
     ids = [n.node_id for n in cluster.layout.nodes]
     revision = cluster.wait_converged()[0]
     audited = len(cluster.audit(minority))
-    with cluster.http() as http:
-        for index in range(cluster.size):
-            blocked = ([i for i in ids if i != ids[minority]] if index == minority
-                       else [ids[minority]])
-            http.post(cluster.peer_url(index) + PARTITION_PATH,
-                      json={"blocked": blocked}).raise_for_status()
+    cluster.cut_off(minority)
     for step in range(3):
         result = cluster.client(majority[step % 3]).set("network.compression.level", 11 + step)
         assert result["revision"] == revision + 1 + step
@@ -173,10 +168,7 @@ def test_a_partitioned_minority_converges_after_healing(cluster: LocalCluster) -
     cluster.wait_for("the majority to see the minority as failed",
                      lambda: node_of(status(cluster, 0), ids[minority])["state"] == "failed")
 
-    with cluster.http() as http:
-        for index in range(cluster.size):
-            http.post(cluster.peer_url(index) + PARTITION_PATH,
-                      json={"blocked": []}).raise_for_status()
+    cluster.cut_off(None)
     assert cluster.wait_converged(at_least=head[0], timeout=20) == head
     # cut off, the minority did not start a view change of its own: it is in the majority's
     # view and votes again, so a later commit needs no view change

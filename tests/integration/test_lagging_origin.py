@@ -13,24 +13,8 @@ from __future__ import annotations
 import httpx
 from integration_harness import LocalCluster
 
-from butterfly_config.node.transport import PARTITION_PATH
-
 LEVEL = "network.compression.level"
 IDLE = "network.connection.idle_timeout_ms"
-
-
-def _partition(cluster: LocalCluster, cut_off: int | None) -> None:
-    ids = [n.node_id for n in cluster.layout.nodes]
-    with cluster.http() as http:
-        for index in range(cluster.size):
-            if cut_off is None:
-                blocked: list[str] = []
-            elif index == cut_off:
-                blocked = [i for i in ids if i != ids[cut_off]]
-            else:
-                blocked = [ids[cut_off]]
-            http.post(cluster.peer_url(index) + PARTITION_PATH,
-                      json={"blocked": blocked}).raise_for_status()
 
 
 def test_a_change_taken_by_a_lagging_member_does_not_undo_newer_ones(
@@ -42,12 +26,12 @@ def test_a_change_taken_by_a_lagging_member_does_not_undo_newer_ones(
     old_level = before["network"]["compression"]["level"]
     new_level = 11 if old_level != 11 else 12
 
-    _partition(cluster, lagging)
+    cluster.cut_off(lagging)
     committed = cluster.client(0).set(LEVEL, new_level)
     assert committed["revision"] == start + 1
     assert cluster.revision_and_hash(lagging)[0] == start  # it has not seen it
 
-    _partition(cluster, None)
+    cluster.cut_off(None)
     with httpx.Client(timeout=30, trust_env=False,
                       headers={"Authorization": f"Bearer {cluster.token}"},
                       verify=cluster.verify) as http:
@@ -77,12 +61,12 @@ def test_a_lagging_member_rolls_back_to_a_revision_it_has_not_received_yet(
     not received N yet. It catches up first instead of answering "no revision matches"."""
     lagging = 3
     start = cluster.wait_converged()[0]
-    _partition(cluster, lagging)
+    cluster.cut_off(lagging)
     cluster.client(0).set(LEVEL, 11)
     cluster.client(0).set(LEVEL, 12)
     assert cluster.revision_and_hash(lagging)[0] == start
 
-    _partition(cluster, None)
+    cluster.cut_off(None)
     result = cluster.client(lagging).rollback(start + 1)  # at once, before it catches up
     assert result["revision"] == start + 3
 
