@@ -44,14 +44,19 @@ class Verifier:
 
     def message_problem(self, message: SignedMessage) -> str | None:
         """Why a message is not authentic for this cluster (None if it is)."""
+        problem = self.header_problem(message)
+        if problem is None and not self.keyring.verify_message(message):
+            problem = f"bad signature from {message.sender}"
+        return problem
+
+    def header_problem(self, message: SignedMessage) -> str | None:
+        """Why a message cannot be for this cluster, its signature left unchecked."""
         if message.cluster != self.params.cluster_name:
             return f"message for cluster {message.cluster!r}"
         if message.sender not in self._members:
             return f"sender {message.sender!r} is not a member"
         if message.view < 0 or message.attempt < 0 or message.revision < 0:
             return "negative view, attempt or revision"
-        if not self.keyring.verify_message(message):
-            return f"bad signature from {message.sender}"
         return None
 
     def entry_problem(self, entry: Entry) -> str | None:

@@ -14,6 +14,7 @@ from butterfly_config.consensus.messages import (
     Abort,
     Ballot,
     CommitVote,
+    ConfigApplied,
     Entry,
     Finalize,
     PrepareCertificate,
@@ -96,3 +97,6 @@ class FinalizeResend:
     acked: set[str]
     next_ms: int
     remaining: int
+    # CONFIG_APPLIED answers not yet checked: a member counts as acked only once its
+    # signature is, which is left until a re-send is due
+    unchecked: dict[str, ConfigApplied] = field(default_factory=dict)
