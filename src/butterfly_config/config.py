@@ -35,6 +35,7 @@ from butterfly_config.sources.lines import LineFinder
 from butterfly_config.sources.model_errors import model_issues
 from butterfly_config.sources.overrides import runtime_layer
 from butterfly_config.sources.toml_writer import to_toml
+from butterfly_config.validation.registry import RuleRun, issues_of
 
 _INDEX = re.compile(r"\[\d+\]")
 _NOT_CONFIGURATION = "include"
@@ -98,7 +99,14 @@ def locate(issue: ConfigIssue, origins: Mapping[str, Source], lines: LineFinder)
     return dataclasses.replace(issue, message=f"{issue.message} (set by {source.describe()})")
 
 
-def _rule_issues(model: ConfigModel, settings: LoadSettings) -> list[ConfigIssue]:
+def _rule_runs(
+    model: ConfigModel,
+    settings: LoadSettings,
+    previous: tuple[RuleRun, ...] = (),
+    changed: Iterable[str] = (),
+) -> tuple[RuleRun, ...]:
+    """Every rule's issues on `model`; those of `previous` (on a configuration that differs
+    only in the sections `changed`) are kept for the rules that read none of them."""
     from pathlib import Path
 
     from butterfly_config.validation import ConfigValidator, ValidationContext
@@ -109,7 +117,7 @@ def _rule_issues(model: ConfigModel, settings: LoadSettings) -> list[ConfigIssue
         gpu_count=settings.gpu_count,
         check_paths=settings.check_paths,
     )
-    return ConfigValidator().validate(model, ctx)
+    return ConfigValidator().validate_runs(model, ctx, previous=previous, changed=changed)
 
 
 def build_config(
@@ -127,8 +135,10 @@ def build_config(
         model = ConfigModel.model_validate(values)
     except ValidationError as exc:
         found.extend(issue for _, issue in model_issues(exc))
+    runs: tuple[RuleRun, ...] = ()
     if model is not None:
-        found.extend(_rule_issues(model, settings))
+        runs = _rule_runs(model, settings)
+        found.extend(issues_of(runs))
     errors = [i for i in (*source_issues, *found) if i.severity == "error"]
     if errors or model is None:
         finder = lines if lines is not None else LineFinder()
@@ -138,14 +148,14 @@ def build_config(
         raise ValidationFailed(
             f"configuration refused: {count} error{'s' if count != 1 else ''}", located
         )
-    return ButterflyConfig(model, origins, (*source_issues, *found), settings)
+    return ButterflyConfig(model, origins, (*source_issues, *found), settings, runs)
 
 
 class ButterflyConfig:
     """An immutable, validated configuration with provenance and hashes."""
 
     __slots__ = ("_cluster_hash", "_full_hash", "_located", "_model", "_origins", "_raw_warnings",
-                 "_settings")
+                 "_rule_runs", "_settings")
 
     def __init__(
         self,
@@ -153,8 +163,10 @@ class ButterflyConfig:
         origins: Mapping[str, Source] | None = None,
         warnings: tuple[ConfigIssue, ...] = (),
         settings: LoadSettings | None = None,
+        rule_runs: tuple[RuleRun, ...] = (),
     ) -> None:
         self._model = model
+        self._rule_runs = rule_runs  # what each rule found and read: the next build reuses it
         share_field_sets(model)
         self._origins = pack_origins(origins or {})
         self._raw_warnings = warnings
@@ -263,12 +275,13 @@ class ButterflyConfig:
             except ValidationError:
                 return None
         model = self._model.model_copy(update=sections) if sections else self._model
-        found = _rule_issues(model, self._settings)
+        runs = _rule_runs(model, self._settings, self._rule_runs, sections)
+        found = issues_of(runs)
         if any(issue.severity == "error" for issue in found):
             return None
         origins = self.origins
         origins.update(update.origins)
-        return ButterflyConfig(model, origins, tuple(found), self._settings)
+        return ButterflyConfig(model, origins, tuple(found), self._settings, runs)
 
     # -- reading ---------------------------------------------------------------------
     @property

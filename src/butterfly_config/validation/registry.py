@@ -9,9 +9,11 @@ broken plug-in can neither crash the loader nor let an unchecked document pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from butterfly_config.errors import ConfigIssue
+from butterfly_config.schema.root import SECTION_NAMES
 
 from .base import FunctionRule, ValidationRule, with_rule_name
 from .context import ValidationContext
@@ -131,6 +133,85 @@ class ConfigValidator:
         for rule in self.rules:
             issues.extend(_run_rule(rule, config, context))
         return issues
+
+    def validate_runs(
+        self,
+        config: ConfigModel,
+        ctx: ValidationContext,
+        *,
+        previous: Sequence[RuleRun] = (),
+        changed: Iterable[str] = (),
+    ) -> tuple[RuleRun, ...]:
+        """Every rule's issues, each with the sections of `config` it read.
+
+        `previous`: the runs on a configuration that differs from `config` only
+        in the top-level sections `changed`, with the same context. A built-in
+        rule's output depends only on what it reads of the configuration, the
+        context and the files it names, so a rule that read none of the changed
+        sections would give the same issues again: its earlier run is kept. A
+        commit usually changes one section, and this spares most of the rules.
+        Files are looked at again when the options naming them change (or on a
+        full load), not on every change of an unrelated section.
+        """
+        changed_sections = frozenset(changed)
+        kept = {id(run.rule): run for run in previous
+                if run.sections is not None and not run.sections & changed_sections}
+        runs: list[RuleRun] = []
+        for rule in self.rules:
+            run = kept.get(id(rule))
+            if run is None or run.rule is not rule:
+                run = _tracked_run(rule, config, ctx)
+            runs.append(run)
+        return tuple(runs)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRun:
+    """One rule's issues on one configuration, and what the rule read to find them."""
+
+    rule: ValidationRule
+    issues: tuple[ConfigIssue, ...]
+    sections: frozenset[str] | None
+    """The top-level sections it read; None when it read the whole model or is
+    not a built-in rule: it runs every time."""
+
+
+def issues_of(runs: Iterable[RuleRun]) -> list[ConfigIssue]:
+    return [issue for run in runs for issue in run.issues]
+
+
+_BUILTIN_RULE_IDS = frozenset(id(rule) for rule in BUILTIN_RULES)
+"""Rules known to read nothing but the configuration and the context (a rule
+registered later may read anything, so it is never spared)."""
+
+_SECTIONS = frozenset(SECTION_NAMES)
+_FILE_SYSTEM_READS = frozenset({"check_paths", "resolve_path", "base_dir"})
+
+
+class _ModelReads:
+    """A configuration as a rule sees it, noting which top-level sections it reads."""
+
+    __slots__ = ("_model", "everything", "sections")
+
+    def __init__(self, model: ConfigModel) -> None:
+        self._model = model
+        self.sections: set[str] = set()
+        self.everything = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _SECTIONS:
+            self.sections.add(name)
+        else:  # a method or attribute of the whole model: anything may have been read
+            self.everything = True
+        return getattr(self._model, name)
+
+
+def _tracked_run(rule: ValidationRule, config: ConfigModel, ctx: ValidationContext) -> RuleRun:
+    if id(rule) not in _BUILTIN_RULE_IDS:
+        return RuleRun(rule, tuple(_run_rule(rule, config, ctx)), None)
+    model = _ModelReads(config)
+    issues = tuple(_run_rule(rule, model, ctx))  # type: ignore[arg-type]
+    return RuleRun(rule, issues, None if model.everything else frozenset(model.sections))
 
 
 def _run_rule(
