@@ -162,9 +162,7 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
             head = cluster_values(head_document)
         except ValueError:
             head = {}
-        static = sorted(
-            p for p in static_cluster_paths() if _jsonish(head.get(p)) != _jsonish(proposed[p])
-        )
+        static = sorted(p for p in static_cluster_paths() if _differs(head.get(p), proposed[p]))
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
     base, values = _neutral_start(head_document, proposed)
@@ -202,6 +200,13 @@ def _neutral_start(
     head = _cluster_values(head_document)
     return head_build, {path: value for path, value in proposed.items()
                         if (old := head[path]) is not value and not same_value(old, value)}
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether two values of an option differ once encoded (most are the very same)."""
+    if old is new or same_value(old, new):
+        return False
+    return bool(_jsonish(old) != _jsonish(new))
 
 
 def _jsonish(value: Any) -> Any:
