@@ -211,7 +211,14 @@ def _tracked_run(rule: ValidationRule, config: ConfigModel, ctx: ValidationConte
         return RuleRun(rule, tuple(_run_rule(rule, config, ctx)), None)
     model = _ModelReads(config)
     issues = tuple(_run_rule(rule, model, ctx))  # type: ignore[arg-type]
-    return RuleRun(rule, issues, None if model.everything else frozenset(model.sections))
+    if model.everything:
+        return RuleRun(rule, issues, None)
+    read = frozenset(model.sections)
+    # one set per distinct reading: every kept configuration holds a run per rule
+    return RuleRun(rule, issues, _READINGS.setdefault(read, read))
+
+
+_READINGS: dict[frozenset[str], frozenset[str]] = {}
 
 
 def _run_rule(
