@@ -16,6 +16,7 @@ Checking a proposal has two parts with different meanings for the protocol:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -159,13 +160,15 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
         return f"not cluster-scope options: {', '.join(sorted(unknown)[:10])}"
     if head_document is not None:
         try:
-            head = cluster_values(head_document)
+            changed: Iterable[str] = changed_paths(head_document, document)
+            head = _cluster_values(head_document)
         except ValueError:
-            head = {}
-        static = sorted(p for p in static_cluster_paths() if _differs(head.get(p), proposed[p]))
+            changed, head = cluster_paths(), {}
+        statics = static_cluster_paths()
+        static = sorted(p for p in changed if p in statics and _differs(head.get(p), proposed[p]))
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
-    base, values = _neutral_start(head_document, proposed)
+    base, values = _neutral_start(head_document, document, proposed)
     try:
         candidate = base.with_values(values)
     except ConfigError as exc:
@@ -192,14 +195,25 @@ def _remember_neutral(document: bytes, build: ButterflyConfig) -> None:
 
 
 def _neutral_start(
-    head_document: bytes | None, proposed: dict[str, Any]
+    head_document: bytes | None, document: bytes, proposed: dict[str, Any]
 ) -> tuple[ButterflyConfig, dict[str, Any]]:
-    """Where a neutral build of `proposed` starts, and the values it still has to lay on."""
+    """Where a neutral build of `proposed` (the values of `document`) starts, and the
+    values it still has to lay on."""
     if head_document is None or (head_build := _NEUTRAL_BUILDS.get(head_document)) is None:
         return _neutral_base(), proposed
-    head = _cluster_values(head_document)
-    return head_build, {path: value for path, value in proposed.items()
-                        if (old := head[path]) is not value and not same_value(old, value)}
+    return head_build, {path: proposed[path] for path in changed_paths(head_document, document)}
+
+
+@lru_cache(maxsize=16)
+def changed_paths(old_document: bytes, new_document: bytes) -> tuple[str, ...]:
+    """The cluster options whose values differ between two documents, in schema order.
+
+    Cached: a commit's check, its static-option check and its history entry all
+    ask about the same pair. Raises ValueError for bytes that are not a JSON table.
+    """
+    old = _cluster_values(old_document)
+    return tuple(path for path, value in _cluster_values(new_document).items()
+                 if (before := old[path]) is not value and not same_value(before, value))
 
 
 def _differs(old: Any, new: Any) -> bool:
@@ -249,10 +263,28 @@ def _own_cluster_values(base: ButterflyConfig) -> dict[str, Any]:
     return _cluster_values(document_of(base))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SORTED = orjson.OPT_SORT_KEYS
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same JSON types all the way down (1 is not 1.0, nor True)."""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
+    if kind in _SCALARS:
+        return bool(a == b)
+    if kind is dict or kind is list:
+        # most tables compared are equal: Python's own comparison says so at C speed,
+        # and equal JSON encodings show the types match too (1 is "1", 1.0 "1.0");
+        # anything else (a type that differs, -0.0, a model inside) is walked below
+        if a != b:
+            return False
+        try:
+            if orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED):
+                return True
+        except TypeError:
+            pass
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list):

@@ -63,12 +63,15 @@ def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Cha
     """The cluster options that differ between two cluster documents (cached: a commit
     asks once for its history entry and once for its log line)."""
     new = documents.cluster_values(new_document)
-    old = documents.cluster_values(old_document) if old_document is not None else {}
+    if old_document is None:
+        old: dict[str, Any] = {}
+        differing = [p for p, value in new.items() if not documents.same_value(None, value)]
+    else:
+        old = documents.cluster_values(old_document)
+        differing = list(documents.changed_paths(old_document, new_document))
     changes: list[Change] = []
-    for path, value in new.items():
-        before = old.get(path)
-        if before is value or documents.same_value(before, value):
-            continue  # the same value: its plain form is the same too
+    for path in differing:
+        before, value = old.get(path), new[path]
         plain_before, plain_after = _plain(before), _plain(value)
         if plain_before != plain_after:
             changes.append(Change(path, plain_before, plain_after))
