@@ -125,10 +125,15 @@ class ConsensusDriver:
             self.stats.persisted_revisions += len(ready.committed)
             if state is not None:
                 self._durable = state
+        wire: dict[int, bytes] = {}  # a broadcast is one message to every peer: encoded once
         for outbound in ready.messages:
+            message = outbound.message
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("send %s to %s", type(outbound.message).__name__, outbound.to)
-            self.send(outbound.to, encode_message(outbound.message))
+                log.debug("send %s to %s", type(message).__name__, outbound.to)
+            data = wire.get(id(message))
+            if data is None:
+                data = wire[id(message)] = encode_message(message)
+            self.send(outbound.to, data)
         for decided in ready.committed:
             self.apply(decided)
         for event in ready.events:

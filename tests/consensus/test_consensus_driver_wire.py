@@ -1,0 +1,42 @@
+"""The node's driver carries out Ready batches: a broadcast goes to every peer as the same bytes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from consensus_harness import genesis, hash_fn, make_params, make_validator, signers
+
+from butterfly_config.consensus.messages import Propose, decode_message, encode_message
+from butterfly_config.consensus.replica import Replica
+from butterfly_config.node import agreement
+
+
+def test_a_broadcast_is_encoded_once_and_every_peer_gets_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    params = make_params(4)
+    coordinator = signers(4)[0]
+    replica = Replica(params, coordinator, make_validator(coordinator.node_id), hash_fn,
+                      [genesis()])
+    sent: list[tuple[str, bytes]] = []
+    encoded: list[object] = []
+
+    def counting_encode(message: object) -> bytes:
+        encoded.append(message)
+        return encode_message(message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agreement, "encode_message", counting_encode)
+    driver = agreement.ConsensusDriver(
+        replica, persist=lambda _c, _s: None, send=lambda to, data: sent.append((to, data)),
+        apply=lambda _d: None, on_event=lambda _e: None)
+
+    async def propose() -> None:
+        driver.propose(b"doc-1", initiator="tester", action="update")
+
+    asyncio.run(propose())
+    proposes = [(to, data) for to, data in sent if isinstance(decode_message(data), Propose)]
+    assert sorted(to for to, _ in proposes) == ["n1", "n2", "n3"]
+    assert len({data for _, data in proposes}) == 1
+    assert sum(isinstance(m, Propose) for m in encoded) == 1
+    assert decode_message(proposes[0][1]) == next(m for m in encoded if isinstance(m, Propose))
