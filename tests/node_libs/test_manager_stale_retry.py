@@ -127,3 +127,25 @@ def test_if_match_is_checked_again_on_the_head_a_retry_builds_on(
             assert manager.revision == ok.revision + 1
 
     asyncio.run(body())
+
+
+def test_a_busy_coordinator_is_a_409_that_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            def busy(document: bytes, **kwargs: Any) -> asyncio.Future[Outcome]:
+                future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+                future.set_result(Outcome(False, kind="busy", reason=(
+                    "node-3 sent 8 invalid updates within 1000 ms: its requests wait a "
+                    "moment before being checked again")))
+                return future
+
+            monkeypatch.setattr(node.runtime.driver, "propose", busy)
+            with pytest.raises(UpdateRefused) as refused:
+                await node.manager.patch([PatchOperation("set", LEVEL, 9)],
+                                         identity=Identity("admin"))
+            assert refused.value.status == 409
+            assert refused.value.message.startswith(
+                "the coordinator is busy: node-3 sent 8 invalid updates within 1000 ms")
+
+    asyncio.run(body())

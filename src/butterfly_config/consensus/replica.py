@@ -94,6 +94,14 @@ REPORTABLE_VOTES = 32
 """PREPARE_OK votes kept per revision for reports (enough to survive a run of
 definitive aborts, bounded against a coordinator that aborts forever)."""
 
+INVALID_REQUESTS_KEPT = 8
+INVALID_REQUESTS_WINDOW_MS = 1000
+"""A member with INVALID_REQUESTS_KEPT invalid forwarded requests within the last
+window has its next requests refused as busy, unchecked, until the oldest of
+those leaves the window: each check is a full validation, and a faulty member
+could otherwise keep the coordinator validating garbage. So a coordinator
+validates at most that many invalid requests per member per window."""
+
 _SENDER_CHECKED_WHEN_TRUSTED = (Finalize, ConfigApplied)
 """Messages whose effect does not rest on their sender: a FINALIZE is applied on
 the strength of its certificate, a CONFIG_APPLIED only spares a re-send. Their
@@ -230,6 +238,8 @@ class Replica:
         self._proposals_seen: dict[Ballot, Propose] = {}
         self._finalize_resend: FinalizeResend | None = None
         self._fetch_blocked_until = -1
+        self._invalid_from: dict[str, deque[int]] = {}
+        """Per origin: when the coordinator last found its requests invalid (newest last)."""
         self._fetch_served: dict[str, tuple[int, int]] = {}
         """Per peer: the first revision of the last batch served to it, and when."""
         self._unresponsive: frozenset[str] = frozenset()
@@ -611,8 +621,20 @@ class Replica:
             return
         if self._refused_as_stale(request, self.head_revision + 1):
             return
+        invalid = self._invalid_from.get(request.origin)
+        if invalid is not None and len(invalid) == INVALID_REQUESTS_KEPT and (
+            self._now - invalid[0] < INVALID_REQUESTS_WINDOW_MS
+        ):
+            self._refuse(request, "busy", (
+                f"{request.origin} sent {INVALID_REQUESTS_KEPT} invalid updates within "
+                f"{INVALID_REQUESTS_WINDOW_MS} ms: its requests wait a moment before being "
+                "checked again"))
+            return
         verdict = self._validate(request.document, self._head_document())
         if not verdict.ok:
+            if verdict.kind != "veto" and request.origin != self._id:
+                self._invalid_from.setdefault(
+                    request.origin, deque(maxlen=INVALID_REQUESTS_KEPT)).append(self._now)
             self._refuse(request, verdict.kind or "invalid", verdict.reason)
             return
         self._queued = request

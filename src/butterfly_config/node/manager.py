@@ -567,7 +567,7 @@ class ConfigManager:
         self.audit(identity.subject, action, outcome.kind or "aborted", detail)
         self.metrics_hook("update", outcome.kind or "aborted")
         if outcome.kind == "busy":
-            raise UpdateRefused(409, f"another update is being agreed: {outcome.reason}")
+            raise UpdateRefused(409, f"the coordinator is busy: {outcome.reason}; retry shortly")
         if outcome.kind == "invalid":
             raise UpdateRefused(400, f"refused by the coordinator: {outcome.reason}")
         if outcome.kind == "veto":
