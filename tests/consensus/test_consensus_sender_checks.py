@@ -10,6 +10,7 @@ once its signature is checked.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from consensus_harness import Harness, make_params
 
@@ -60,6 +61,20 @@ def _sent_to(h: Harness, to: str, kind: type, since: int) -> list[Message]:
     return [m for _, dest, m in h.sent[since:] if dest == to and isinstance(m, kind)]
 
 
+def _answers_to_forged_then_genuine(
+    h: Harness, finalize: Finalize, member: str, kind: type, deliver: Callable[[], object]
+) -> tuple[int, int]:
+    """How many `kind` messages `member` sends the coordinator for an unsigned copy of
+    `finalize`, then for `finalize` itself."""
+    counts = []
+    for message in (_unsigned(finalize), finalize):
+        mark = len(h.sent)
+        h.inject("n0", member, message)
+        deliver()
+        counts.append(len(_sent_to(h, "n0", kind, mark)))
+    return counts[0], counts[1]
+
+
 def test_a_certified_revision_is_applied_whoever_relayed_it() -> None:
     h = Harness(make_params(4))
     finalize = _commit_while_n3_misses_the_finalize(h)
@@ -90,13 +105,8 @@ def test_a_repeat_is_answered_only_when_its_sender_signed_it() -> None:
     h.propose("n0", "r1", b"doc-1")
     h.run()
     finalize = next(m for _, to, m in h.sent if to == "n2" and isinstance(m, Finalize))
-    mark = len(h.sent)
-    h.inject("n0", "n2", _unsigned(finalize))
-    h.run()
-    assert _sent_to(h, "n0", ConfigApplied, mark) == []
-    h.inject("n0", "n2", finalize)
-    h.run()
-    assert len(_sent_to(h, "n0", ConfigApplied, mark)) == 1
+    assert isinstance(finalize, Finalize)
+    assert _answers_to_forged_then_genuine(h, finalize, "n2", ConfigApplied, h.run) == (0, 1)
 
 
 def test_a_finalize_from_ahead_starts_a_fetch_only_when_its_sender_signed_it() -> None:
@@ -109,49 +119,42 @@ def test_a_finalize_from_ahead_starts_a_fetch_only_when_its_sender_signed_it() -
     assert h.replicas["n0"].head_revision == 2 and h.replicas["n3"].head_revision == 0
     second = next(m for _, to, m in h.sent
                   if to == "n3" and isinstance(m, Finalize) and m.revision == 2)
-    mark = len(h.sent)
-    h.inject("n0", "n3", _unsigned(second))
-    h.deliver_one()
-    assert _sent_to(h, "n0", Fetch, mark) == []
-    h.inject("n0", "n3", second)
-    h.deliver_one()
-    assert len(_sent_to(h, "n0", Fetch, mark)) == 1
+    assert isinstance(second, Finalize)
+    assert _answers_to_forged_then_genuine(h, second, "n3", Fetch, h.deliver_one) == (0, 1)
     h.run()
     assert h.replicas["n3"].head_revision == 2
     h.check_agreement()
 
 
-def test_an_unsigned_config_applied_does_not_spare_the_member_a_resend() -> None:
-    h = Harness(make_params(4))
+def _commit_while_n3_answer_is_lost(h: Harness) -> ConfigApplied:
+    """One update commits; n3's CONFIG_APPLIED never reaches the coordinator."""
     h.drop = lambda sender, _t, m: sender == "n3" and isinstance(m, ConfigApplied)
     h.propose("n0", "r1", b"doc-1")
     h.run()
     h.drop = None
-    genuine = next(m for s, _, m in h.sent if s == "n3" and isinstance(m, ConfigApplied))
-    h.inject("n3", "n0", _unsigned(genuine))
+    lost = next(m for s, _, m in h.sent if s == "n3" and isinstance(m, ConfigApplied))
+    assert isinstance(lost, ConfigApplied)
+    return lost
+
+
+def _finalize_resent_to(h: Harness, answer: Message) -> list[str]:
+    """The members the coordinator sends FINALIZE again, once `answer` has reached it."""
+    h.inject("n3", "n0", answer)
     h.run()
     mark = len(h.sent)
     h.tick(h.params.scaled(h.params.commit_timeout_ms) + 1)
-    assert [to for _, to, m in h.sent[mark:] if isinstance(m, Finalize)] == ["n3"]
-    # the genuine answer does spare it
-    h.inject("n3", "n0", genuine)
-    h.run()
-    mark = len(h.sent)
-    h.tick(h.params.scaled(h.params.commit_timeout_ms) + 1)
-    assert [m for _, _, m in h.sent[mark:] if isinstance(m, Finalize)] == []
+    return [to for _, to, m in h.sent[mark:] if isinstance(m, Finalize)]
+
+
+def test_an_unsigned_config_applied_does_not_spare_the_member_a_resend() -> None:
+    h = Harness(make_params(4))
+    genuine = _commit_while_n3_answer_is_lost(h)
+    assert _finalize_resent_to(h, _unsigned(genuine)) == ["n3"]
+    assert _finalize_resent_to(h, genuine) == []
 
 
 def test_a_config_applied_for_another_digest_does_not_count() -> None:
     h = Harness(make_params(4))
-    h.drop = lambda sender, _t, m: sender == "n3" and isinstance(m, ConfigApplied)
-    h.propose("n0", "r1", b"doc-1")
-    h.run()
-    h.drop = None
-    genuine = next(m for s, _, m in h.sent if s == "n3" and isinstance(m, ConfigApplied))
-    assert isinstance(genuine, ConfigApplied)
+    genuine = _commit_while_n3_answer_is_lost(h)
     other = _signed_by(h, "n3", dataclasses.replace(genuine, digest="0" * 64))
-    h.inject("n3", "n0", other)
-    h.run()
-    mark = len(h.sent)
-    h.tick(h.params.scaled(h.params.commit_timeout_ms) + 1)
-    assert [to for _, to, m in h.sent[mark:] if isinstance(m, Finalize)] == ["n3"]
+    assert _finalize_resent_to(h, other) == ["n3"]
