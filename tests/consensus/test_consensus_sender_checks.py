@@ -158,3 +158,11 @@ def test_a_config_applied_for_another_digest_does_not_count() -> None:
     genuine = _commit_while_n3_answer_is_lost(h)
     other = _signed_by(h, "n3", dataclasses.replace(genuine, digest="0" * 64))
     assert _finalize_resent_to(h, other) == ["n3"]
+
+
+def test_a_forgery_after_the_genuine_answer_does_not_displace_it() -> None:
+    h = Harness(make_params(4))
+    genuine = _commit_while_n3_answer_is_lost(h)
+    h.inject("n3", "n0", genuine)
+    h.run()
+    assert _finalize_resent_to(h, _unsigned(genuine)) == []

@@ -910,12 +910,20 @@ class Replica:
     def _on_config_applied(self, message: ConfigApplied) -> None:
         resend = self._finalize_resend
         if (
-            resend is not None
-            and message.revision == resend.message.revision
-            and message.digest == resend.message.decided.entry.digest
+            resend is None
+            or message.revision != resend.message.revision
+            or message.digest != resend.message.decided.entry.digest
+            or message.sender in resend.acked
         ):
-            # its signature is checked only if a re-send falls due before the next
-            # commit replaces this one: usually never
+            return
+        # its signature is checked only if a re-send falls due before the next commit
+        # replaces this one: usually never. A second answer in the same name settles
+        # the first, so a forgery sent after the genuine one cannot displace it.
+        earlier = resend.unchecked.get(message.sender)
+        if earlier is not None and self._verifier.message_problem(earlier) is None:
+            resend.acked.add(message.sender)
+            del resend.unchecked[message.sender]
+        else:
             resend.unchecked[message.sender] = message
 
     def _tick_coordinator(self) -> None:
