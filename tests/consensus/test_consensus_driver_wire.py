@@ -1,13 +1,14 @@
-"""The node's driver carries out Ready batches: a broadcast goes to every peer as the same bytes."""
+"""What a commit puts on the wire: each broadcast encoded once by the node's driver, and its
+recipients in the order that serves the client soonest."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from consensus_harness import genesis, hash_fn, make_params, make_validator, signers
+from consensus_harness import Harness, genesis, hash_fn, make_params, make_validator, signers
 
-from butterfly_config.consensus.messages import Propose, decode_message, encode_message
+from butterfly_config.consensus.messages import Finalize, Propose, decode_message, encode_message
 from butterfly_config.consensus.replica import Replica
 from butterfly_config.node import agreement
 
@@ -40,3 +41,13 @@ def test_a_broadcast_is_encoded_once_and_every_peer_gets_the_same_bytes(
     assert len({data for _, data in proposes}) == 1
     assert sum(isinstance(m, Propose) for m in encoded) == 1
     assert decode_message(proposes[0][1]) == next(m for m in encoded if isinstance(m, Propose))
+
+
+def test_the_origin_gets_the_propose_last_and_the_finalize_first() -> None:
+    h = Harness(make_params(4))
+    h.propose("n2", "r1", b"doc-1")
+    h.run()
+    assert [to for sender, to, m in h.sent
+            if sender == "n0" and isinstance(m, Propose)] == ["n1", "n3", "n2"]
+    assert [to for sender, to, m in h.sent
+            if sender == "n0" and isinstance(m, Finalize)] == ["n2", "n1", "n3"]

@@ -494,10 +494,14 @@ class Replica:
         else:
             self._outbox.append(Outbound(to, message))
 
-    def _broadcast(self, message: Message, include_self: bool = False) -> None:
-        for member in self._params.member_ids:
-            if member != self._id:
-                self._outbox.append(Outbound(member, message))
+    def _broadcast(
+        self, message: Message, include_self: bool = False, *, last: str = "", first: str = ""
+    ) -> None:
+        """To every other member; `first` / `last` only order the batch (the network may
+        reorder it anyway): the member whose work is on the client's path goes first."""
+        others = [m for m in self._params.member_ids if m != self._id]
+        ordered = sorted(others, key=lambda m: (m != first, m == last))  # stable: member order
+        self._outbox.extend(Outbound(member, message) for member in ordered)
         if include_self:
             self._loopback.append(message)
 
@@ -741,7 +745,8 @@ class Replica:
             fast=fast,
             justification=justification,
         )
-        self._broadcast(self._sign(propose), include_self=True)
+        # the origin has checked the document already: the others have more to do first
+        self._broadcast(self._sign(propose), include_self=True, last=entry.origin)
 
     def _resend_interval(self, base_ms: int) -> int:
         return max(1, self._params.scaled(base_ms) // 4)
@@ -855,7 +860,7 @@ class Replica:
         finalize = self._sign(Finalize(*self._header(entry.revision, cert.ballot), decided=decided))
         assert isinstance(finalize, Finalize)
         self._round = None
-        self._broadcast(finalize)
+        self._broadcast(finalize, first=entry.origin)  # its client waits for its answer
         self._apply(decided)
         self._finalize_resend = FinalizeResend(
             finalize,
