@@ -177,15 +177,16 @@ class RuleRun:
 
 
 def issues_of(runs: Iterable[RuleRun]) -> list[ConfigIssue]:
+    """The issues of rule runs, in rule order (what `validate` would return)."""
     return [issue for run in runs for issue in run.issues]
 
 
 _BUILTIN_RULE_IDS = frozenset(id(rule) for rule in BUILTIN_RULES)
-"""Rules known to read nothing but the configuration and the context (a rule
-registered later may read anything, so it is never spared)."""
+"""Rules known to read nothing but the configuration, the context and the files
+the configuration names (a rule registered later may read anything, so it is
+never spared)."""
 
 _SECTIONS = frozenset(SECTION_NAMES)
-_FILE_SYSTEM_READS = frozenset({"check_paths", "resolve_path", "base_dir"})
 
 
 class _ModelReads:
