@@ -268,7 +268,12 @@ _SORTED = orjson.OPT_SORT_KEYS
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equal and of the same JSON types all the way down (1 is not 1.0, nor True)."""
+    """Equal and of the same JSON types all the way down (1 is not 1.0, nor True).
+
+    For the values of cluster documents, which hold no NaN (JSON has none, and
+    the schema refuses it): one NaN object shared by both sides would count as
+    the same here, as Python's own container comparison counts it.
+    """
     kind = type(a)
     if kind is not type(b):
         return False
