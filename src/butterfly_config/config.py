@@ -13,6 +13,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +36,8 @@ from butterfly_config.sources.lines import LineFinder
 from butterfly_config.sources.model_errors import model_issues
 from butterfly_config.sources.overrides import runtime_layer
 from butterfly_config.sources.toml_writer import to_toml
-from butterfly_config.validation.registry import RuleRun, issues_of
+from butterfly_config.validation.context import ValidationContext
+from butterfly_config.validation.registry import ConfigValidator, RuleRun, issues_of
 
 _INDEX = re.compile(r"\[\d+\]")
 _NOT_CONFIGURATION = "include"
@@ -107,10 +109,6 @@ def _rule_runs(
 ) -> tuple[RuleRun, ...]:
     """Every rule's issues on `model`; those of `previous` (on a configuration that differs
     only in the sections `changed`) are kept for the rules that read none of them."""
-    from pathlib import Path
-
-    from butterfly_config.validation import ConfigValidator, ValidationContext
-
     ctx = ValidationContext(
         environment=settings.environment,
         base_dir=Path(settings.base_dir) if settings.base_dir is not None else None,
