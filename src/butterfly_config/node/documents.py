@@ -164,8 +164,10 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
             head = _cluster_values(head_document)
         except ValueError:
             changed, head = cluster_paths(), {}
+        # values that differ (1 is not 1.0) but encode alike are the same option value
         statics = static_cluster_paths()
-        static = sorted(p for p in changed if p in statics and _differs(head.get(p), proposed[p]))
+        static = sorted(p for p in changed
+                        if p in statics and _jsonish(head.get(p)) != _jsonish(proposed[p]))
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
     base, values = _neutral_start(head_document, document, proposed)
@@ -214,13 +216,6 @@ def changed_paths(old_document: bytes, new_document: bytes) -> tuple[str, ...]:
     old = _cluster_values(old_document)
     return tuple(path for path, value in _cluster_values(new_document).items()
                  if (before := old[path]) is not value and not same_value(before, value))
-
-
-def _differs(old: Any, new: Any) -> bool:
-    """Whether two values of an option differ once encoded (most are the very same)."""
-    if old is new or same_value(old, new):
-        return False
-    return bool(_jsonish(old) != _jsonish(new))
 
 
 def _jsonish(value: Any) -> Any:
