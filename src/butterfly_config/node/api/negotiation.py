@@ -41,7 +41,7 @@ def prefers_toml(accept: str | None) -> bool:
 
 
 def _entity_tags(header: str) -> Iterator[tuple[bool, str]]:
-    """(weak?, tag as written, quotes kept) for each entry of an If-(None-)Match list."""
+    """(weak?, the tag with its quotes and without W/) for each entry of an If-(None-)Match list."""
     for candidate in header.split(","):
         tag = candidate.strip()
         weak = tag.startswith("W/")
