@@ -204,3 +204,82 @@ def test_secret_file_errors(tmp_path: Path) -> None:
 def test_create_token_refuses_non_positive_ttl() -> None:
     with pytest.raises(ValueError):
         token(ttl=0)
+
+
+# -- the verified-token memory ---------------------------------------------------------
+
+
+def _counting_decode(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = jwt.decode
+
+    def decode(token: str, *args: object, **kwargs: object) -> object:
+        calls.append(token)
+        return real(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", decode)
+    return calls
+
+
+def test_a_repeated_token_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_decode(monkeypatch)
+    check = verifier()
+    tok = token(roles=["operator", "reader"])
+    first = check.verify(tok)
+    again = check.verify(f"  {tok} ")
+    assert again == first
+    assert calls == [tok]
+
+
+def test_a_remembered_token_still_expires() -> None:
+    now = [NOW]
+    check = JwtVerifier(SECRET, ISS, AUD, clock=lambda: now[0])
+    tok = token(ttl=60)
+    assert check.verify(tok).subject == "alice"
+    now[0] = NOW + 60
+    with pytest.raises(TokenExpired):
+        check.verify(tok)
+    now[0] = NOW + 30  # forgotten once expired: decoded (and accepted) afresh
+    assert check.verify(tok).subject == "alice"
+
+
+def test_a_remembered_token_is_checked_for_nbf_on_every_use() -> None:
+    now = [NOW + 100]
+    check = JwtVerifier(SECRET, ISS, AUD, clock=lambda: now[0])
+    tok = jwt.encode({"sub": "alice", "iss": ISS, "aud": AUD, "exp": NOW + 600,
+                      "nbf": NOW + 50}, SECRET, algorithm="HS256")
+    assert check.verify(tok).subject == "alice"
+    now[0] = NOW  # the clock stepped back before nbf
+    with pytest.raises(TokenNotYetValid):
+        check.verify(tok)
+
+
+def test_refused_tokens_are_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_decode(monkeypatch)
+    check = verifier()
+    forged = token(secret=b"another-secret-another-secret-xx")
+    for _ in range(2):
+        with pytest.raises(BadSignature):
+            check.verify(forged)
+    assert calls == [forged, forged]
+
+
+def test_a_verifier_for_another_secret_does_not_share_the_memory() -> None:
+    tok = token()
+    assert verifier().verify(tok).subject == "alice"
+    with pytest.raises(BadSignature):
+        JwtVerifier(b"another-secret-another-secret-xx", ISS, AUD, clock=lambda: NOW).verify(tok)
+
+
+def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from butterfly_config.node.security import jwt_auth
+
+    monkeypatch.setattr(jwt_auth, "VERIFIED_TOKENS_KEPT", 3)
+    calls = _counting_decode(monkeypatch)
+    check = verifier()
+    tokens = [token(subject=f"user-{i}") for i in range(4)]
+    for tok in tokens:
+        check.verify(tok)
+    check.verify(tokens[3])  # the newest is kept
+    check.verify(tokens[0])  # the oldest was dropped for it: decoded again
+    assert calls == [*tokens, tokens[0]]

@@ -7,6 +7,13 @@ give the same key. A token must carry `sub`, `iss`, `aud` and `exp`; `iss` and
 the optional `roles` claim (a list of strings; absent means no roles, which
 RBAC then refuses with 403). Every failure maps to HTTP 401 with a short
 reason that names no secret or token material.
+
+A client sends the same token with every request, so a verifier remembers the
+claims of the last `VERIFIED_TOKENS_KEPT` tokens whose signature, issuer,
+audience and claims it has checked: a repeat costs a dictionary look-up and
+the time checks (`exp`, `nbf`), which are made again on every use. Only tokens
+that passed are remembered, and a verifier built for other settings (a new
+secret, issuer or audience) starts with none.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from butterfly_config.node.security.principal import Principal
 
 ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
+VERIFIED_TOKENS_KEPT = 256
 
 
 def load_jwt_secret(path: str | os.PathLike[str]) -> bytes:
@@ -145,6 +153,8 @@ class JwtVerifier:
         self._audience = audience
         self._leeway = leeway_secs
         self._clock = clock
+        # token -> (its claims, the principal they name), oldest first
+        self._verified: dict[str, tuple[Mapping[str, Any], Principal]] = {}
 
     @classmethod
     def from_file(
@@ -157,11 +167,25 @@ class JwtVerifier:
         """The principal a token proves, or an `AuthError` subclass saying why not."""
         if token is None or not token.strip():
             raise MissingCredentials()
-        claims = self._decode(token.strip())
+        token = token.strip()
+        known = self._verified.get(token)
+        if known is not None:
+            claims, principal = known
+            try:
+                self._check_expiry(claims)
+            except AuthError:
+                del self._verified[token]
+                raise
+            return principal
+        claims = self._decode(token)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise MalformedToken("the sub claim must be a non-empty string")
-        return Principal(subject=subject, roles=_roles_claim(claims), method="jwt")
+        principal = Principal(subject=subject, roles=_roles_claim(claims), method="jwt")
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (claims, principal)
+        return principal
 
     def verify_header(self, authorization: str | None) -> Principal:
         """`verify` applied to an `Authorization` header value."""
