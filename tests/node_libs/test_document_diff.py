@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import copy
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +79,92 @@ def test_changed_paths_are_those_whose_values_differ(
     assert documents.changed_paths(old, new) == expected
     assert ("network.compression.level" in expected) == (level_a != level_b)
     assert ("cluster.members" in expected) == (members_a != members_b)
+
+
+# -- reading sparse and odd documents: the one-pass reading and the table-level diff
+# against the definitions (dig each option from the root; walk every key; compare
+# every option's value)
+
+
+def _dug(tree: Any, path: str) -> tuple[bool, Any]:
+    node = tree
+    for name in path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return False, None
+        node = node[name]
+    return True, node
+
+
+def defined_values(tree: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for path in documents.cluster_paths():
+        present, value = _dug(tree, path)
+        values[path] = value if present else documents.options()[path].default
+    return values
+
+
+def defined_unknown(tree: dict[str, Any]) -> list[str]:
+    allowed = set(documents.cluster_paths())
+    sections = {".".join(p.split(".")[:i]) for p in allowed for i in range(1, p.count(".") + 1)}
+    found: list[str] = []
+
+    def walk(node: dict[str, Any], base: str) -> None:
+        for key, value in node.items():
+            path = f"{base}.{key}" if base else key
+            if path in allowed:
+                continue
+            if isinstance(value, dict) and path in sections:
+                walk(value, path)
+            else:
+                found.append(path)
+
+    walk(tree, "")
+    return found
+
+
+def _base_tree() -> dict[str, Any]:
+    return orjson.loads(_document(3, 60_000))
+
+
+ODD_VALUES = st.sampled_from([1, 1.0, True, 0, -0.0, "1", None, [], {}, {"x": 1}, [1], 5.5])
+
+
+@st.composite
+def odd_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """The canonical document with some options and tables dropped, retyped or replaced,
+    and keys added that are no option."""
+    tree = _base_tree()
+    paths = list(documents.cluster_paths())
+    for _ in range(draw(st.integers(0, 6))):
+        path = draw(st.sampled_from(paths))
+        parts = path.split(".")
+        depth = draw(st.integers(1, len(parts)))  # a table on the way, or the option
+        node: Any = tree
+        for name in parts[: depth - 1]:
+            if not isinstance(node, dict):
+                break
+            node = node.setdefault(name, {})
+        else:
+            if isinstance(node, dict):
+                key = parts[depth - 1]
+                action = draw(st.sampled_from(["drop", "set", "add"]))
+                if action == "drop":
+                    node.pop(key, None)
+                elif action == "set":
+                    node[key] = copy.deepcopy(draw(ODD_VALUES))
+                else:
+                    node[f"no_such_{draw(st.integers(0, 2))}"] = copy.deepcopy(draw(ODD_VALUES))
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=odd_documents(), b=odd_documents())
+def test_odd_documents_read_and_differ_as_defined(a: dict[str, Any], b: dict[str, Any]) -> None:
+    old, new = orjson.dumps(a), orjson.dumps(b)
+    before, after = defined_values(a), defined_values(b)
+    assert documents.cluster_values(old) == before
+    assert list(documents.cluster_values(old)) == list(before)  # schema order
+    assert sorted(documents._unknown_paths(old)) == sorted(defined_unknown(a))
+    expected = tuple(p for p in after if not walked_same(before[p], after[p]))
+    assert documents.changed_paths(old, new) == expected
+    assert documents.changed_paths(old, old) == ()

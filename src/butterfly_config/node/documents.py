@@ -55,80 +55,91 @@ def document_hash(document: bytes) -> str:
 
 
 @cache
-def _cluster_leaves() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
-    """(path, its keys, its default) of every cluster option: split once, read per document."""
-    return tuple((path, tuple(path.split(".")), options()[path].default)
-                 for path in cluster_paths())
+def _defaults() -> dict[str, Any]:
+    """{cluster option: its default}, in schema order."""
+    return {path: options()[path].default for path in cluster_paths()}
 
 
-def _dig(tree: Any, keys: tuple[str, ...]) -> tuple[bool, Any]:
-    node = tree
-    for name in keys:
-        if not isinstance(node, dict) or name not in node:
-            return False, None
-        node = node[name]
-    return True, node
+_Tables = dict[str, "_Tables | str"]
+"""The cluster options as nested tables: a key leads to a table or, at an
+option, to that option's path."""
+
+
+@cache
+def _cluster_tables() -> _Tables:
+    root: _Tables = {}
+    for path in cluster_paths():
+        *tables, name = path.split(".")
+        node = root
+        for key in tables:
+            child = node.setdefault(key, {})
+            assert isinstance(child, dict), f"{path} is inside the option {key}"
+            node = child
+        node[name] = path
+    return root
+
+
+@cache
+def _schema_positions() -> dict[str, int]:
+    return {path: index for index, path in enumerate(cluster_paths())}
+
+
+class _Reading:
+    """A cluster document read once: its tree, the value of every cluster option
+    (defaults for those it leaves out) and its keys that are no cluster option."""
+
+    __slots__ = ("tree", "unknown", "values")
+
+    def __init__(self, document: bytes) -> None:
+        tree = orjson.loads(document)
+        if not isinstance(tree, dict):
+            raise ValueError("a cluster document must be a JSON object")
+        found: dict[str, Any] = {}
+        unknown: list[str] = []
+        _read_table(tree, _cluster_tables(), "", found, unknown)
+        values = dict(_defaults())
+        values.update(found)  # every found path is a default's key: schema order stays
+        self.tree: dict[str, Any] = tree
+        self.values = values
+        self.unknown = tuple(unknown)
+
+
+def _read_table(table: dict[str, Any], tables: _Tables, base: str,
+                found: dict[str, Any], unknown: list[str]) -> None:
+    for key, value in table.items():
+        known = tables.get(key)
+        if isinstance(known, str):
+            found[known] = value
+        elif known is not None and isinstance(value, dict):
+            _read_table(value, known, f"{base}{key}.", found, unknown)
+        else:
+            unknown.append(f"{base}{key}")
+
+
+@lru_cache(maxsize=16)
+def _reading(document: bytes) -> _Reading:
+    """Cached: a commit asks about the same few documents several times (its
+    check, its static-option check, its history entry, its application)."""
+    return _Reading(document)
 
 
 def cluster_values(document: bytes) -> dict[str, Any]:
     """{cluster leaf path: value} of a document; options it leaves out are unset/default.
 
-    A fresh dict each call (callers add their own values to it); the reading is
-    cached, since a commit asks for the same few documents several times.
+    A fresh dict each call (callers add their own values to it).
     Raises ValueError for bytes that are not a JSON table.
     """
-    return dict(_cluster_values(document))
+    return dict(_reading(document).values)
 
 
-@lru_cache(maxsize=16)
-def _tree(document: bytes) -> Any:
-    """The parsed document, read-only: its values and its unknown keys are both read
-    from it, and a commit asks for the same few documents several times."""
-    return orjson.loads(document)
-
-
-@lru_cache(maxsize=16)
 def _cluster_values(document: bytes) -> dict[str, Any]:
-    tree = _tree(document)
-    if not isinstance(tree, dict):
-        raise ValueError("a cluster document must be a JSON object")
-    values: dict[str, Any] = {}
-    for path, keys, default in _cluster_leaves():
-        present, value = _dig(tree, keys)
-        values[path] = value if present else default
-    return values
+    """`cluster_values` without the copy, for readers that do not change it."""
+    return _reading(document).values
 
 
-@cache
-def _cluster_keys() -> tuple[frozenset[str], frozenset[str]]:
-    """The cluster option paths, and every table that holds them ("network",
-    "network.compression", ...)."""
-    sections: set[str] = set()
-    for path in cluster_paths():
-        parts = path.split(".")
-        sections.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return frozenset(cluster_paths()), frozenset(sections)
-
-
-def _unknown_paths(document: bytes) -> list[str]:
+def _unknown_paths(document: bytes) -> tuple[str, ...]:
     """Keys of a document that are not cluster-scope options."""
-    tree = _tree(document)
-    allowed, sections = _cluster_keys()
-    found: list[str] = []
-
-    def walk(node: Any, base: str) -> None:
-        for key, value in node.items():
-            path = f"{base}.{key}" if base else str(key)
-            if path in allowed:
-                continue
-            if isinstance(value, dict) and path in sections:
-                walk(value, path)
-            else:
-                found.append(path)
-
-    if isinstance(tree, dict):
-        walk(tree, "")
-    return found
+    return _reading(document).unknown
 
 
 @cache
@@ -210,12 +221,35 @@ def _neutral_start(
 def changed_paths(old_document: bytes, new_document: bytes) -> tuple[str, ...]:
     """The cluster options whose values differ between two documents, in schema order.
 
-    Cached: a commit's check, its static-option check and its history entry all
-    ask about the same pair. Raises ValueError for bytes that are not a JSON table.
+    A table present in both documents with the same content holds no change, so
+    only the tables that differ are walked down to their options: a commit
+    usually changes a few options of one section. Cached: a commit's check, its
+    static-option check and its history entry all ask about the same pair.
+    Raises ValueError for bytes that are not a JSON table.
     """
-    old = _cluster_values(old_document)
-    return tuple(path for path, value in _cluster_values(new_document).items()
-                 if (before := old[path]) is not value and not same_value(before, value))
+    old, new = _reading(old_document), _reading(new_document)
+    found: list[str] = []
+    _differing(old.tree, new.tree, _cluster_tables(), old.values, new.values, found)
+    return tuple(sorted(found, key=_schema_positions().__getitem__))
+
+
+def _differing(old_table: Any, new_table: Any, tables: _Tables, old_values: dict[str, Any],
+               new_values: dict[str, Any], found: list[str]) -> None:
+    """Options under `tables` whose values differ. `old_table`/`new_table` are the
+    documents' tables there (anything else when a document has none): where both
+    are tables with the same content, every option under them has the same value."""
+    for key, known in tables.items():
+        if isinstance(known, str):
+            before, after = old_values[known], new_values[known]
+            if before is not after and not same_value(before, after):
+                found.append(known)
+            continue
+        old_child = old_table.get(key) if isinstance(old_table, dict) else None
+        new_child = new_table.get(key) if isinstance(new_table, dict) else None
+        if (isinstance(old_child, dict) and isinstance(new_child, dict)
+                and (old_child is new_child or same_value(old_child, new_child))):
+            continue
+        _differing(old_child, new_child, known, old_values, new_values, found)
 
 
 def _jsonish(value: Any) -> Any:
@@ -233,8 +267,14 @@ def _dump_default(value: Any) -> Any:
 def apply_document(
     base: ButterflyConfig, document: bytes, local: dict[str, Any], revision: int
 ) -> ButterflyConfig:
-    """This node's effective configuration: `base`, the cluster document, then `local`."""
-    values = differing_from(base, cluster_values(document))
+    """This node's effective configuration: `base`, the cluster document, then `local`.
+
+    Only the options whose values differ from `base`'s own are laid on (see
+    `differing_from`): they are the changed paths between `base`'s document and
+    this one.
+    """
+    proposed = _cluster_values(document)
+    values = {path: proposed[path] for path in changed_paths(_own_document(base), document)}
     values.update(local)
     return base.with_values(values, revision=revision)
 
@@ -254,8 +294,13 @@ def differing_from(base: ButterflyConfig, values: dict[str, Any]) -> dict[str, A
 
 
 @lru_cache(maxsize=8)
+def _own_document(base: ButterflyConfig) -> bytes:
+    """The cluster document of a node's base configuration (encoded once, not per commit)."""
+    return document_of(base)
+
+
 def _own_cluster_values(base: ButterflyConfig) -> dict[str, Any]:
-    return _cluster_values(document_of(base))
+    return _cluster_values(_own_document(base))
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
