@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from butterfly_config import ButterflyConfig, ConfigLoader
 from butterfly_config.errors import ConfigError
-from butterfly_config.node import documents
+from butterfly_config.node import document_reading, documents
 from butterfly_config.sources.toml_writer import key as toml_key
 from odd_option_values import ODD_VALUES
 
@@ -32,7 +32,7 @@ BASE = ButterflyConfig.defaults()
 
 def _exactly(a: Any, b: Any) -> bool:
     """Equal with the same types all the way down (8 is not 8.0, nor True)."""
-    return documents.same_value(a, b)
+    return document_reading.same_value(a, b)
 
 
 @settings(max_examples=400, deadline=None)
@@ -64,7 +64,7 @@ def test_values_the_agreed_encoding_changed_are_now_refused_or_normalized() -> N
     assert _exactly(origin.model.partition.model_hints, member.model.partition.model_hints)
 
 
-CLUSTER_PATHS = sorted(documents.cluster_paths())
+CLUSTER_PATHS = sorted(document_reading.cluster_paths())
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,7 +9,7 @@ import pytest
 
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.loader import ConfigLoader
-from butterfly_config.node import documents
+from butterfly_config.node import document_reading, documents
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +48,13 @@ def test_the_result_equals_laying_every_cluster_value_over_the_base(
         base: ButterflyConfig) -> None:
     document = with_option(documents.document_of(base), ("metadata",), "cluster_name", "other")
     applied = documents.apply_document(base, document, {}, revision=2)
-    everything = base.with_values(documents.cluster_values(document), revision=2)
+    everything = base.with_values(document_reading.cluster_values(document), revision=2)
     assert applied == everything
     assert applied.cluster_hash == everything.cluster_hash == documents.document_hash(document)
 
 
 def test_values_of_another_json_type_are_not_taken_as_equal() -> None:
-    same = documents.same_value
+    same = document_reading.same_value
     assert same({"a": [1, 2.5, "x"]}, {"a": [1, 2.5, "x"]})
     assert not same(1, 1.0) and not same(1, True) and not same(0, False)
     assert not same([1], [1.0]) and not same({"a": 1}, {"a": 1, "b": 2})
@@ -63,5 +63,5 @@ def test_values_of_another_json_type_are_not_taken_as_equal() -> None:
 
 def test_a_base_without_a_documents_option_value_still_gets_it(base: ButterflyConfig) -> None:
     assert documents.differing_from(base, {"no.such.option": 3}) == {"no.such.option": 3}
-    own = documents.cluster_values(documents.document_of(base))
+    own = document_reading.cluster_values(documents.document_of(base))
     assert documents.differing_from(base, own) == {}

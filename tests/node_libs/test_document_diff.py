@@ -1,4 +1,5 @@
-"""Which option values of two cluster documents differ: the fast paths agree with the plain walk."""
+"""Reading cluster documents (values, unknown keys, which options differ): the fast
+paths agree with the definitions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from butterfly_config.config import ButterflyConfig
-from butterfly_config.node import documents
+from butterfly_config.node import document_reading, documents
+from butterfly_config.schema.registry import options
 
 
 def walked_same(a: Any, b: Any) -> bool:
@@ -41,8 +43,8 @@ VALUES = st.recursive(
 @settings(max_examples=600, deadline=None)
 @given(a=VALUES, b=VALUES)
 def test_same_value_is_the_walk(a: Any, b: Any) -> None:
-    assert documents.same_value(a, b) == walked_same(a, b)
-    assert documents.same_value(a, a) == walked_same(a, a)
+    assert document_reading.same_value(a, b) == walked_same(a, b)
+    assert document_reading.same_value(a, a) == walked_same(a, a)
 
 
 @settings(max_examples=300, deadline=None)
@@ -50,7 +52,7 @@ def test_same_value_is_the_walk(a: Any, b: Any) -> None:
 def test_equal_tables_of_other_types_are_not_the_same(value: Any) -> None:
     for left, right in (({"k": 1}, {"k": 1.0}), ({"k": 1}, {"k": True}),
                         ({"k": [0]}, {"k": [False]})):
-        assert not documents.same_value({"x": value, **left}, {"x": value, **right})
+        assert not document_reading.same_value({"x": value, **left}, {"x": value, **right})
 
 
 def _document(level: int, timeout: int, members: int = 4) -> bytes:
@@ -74,9 +76,9 @@ def test_changed_paths_are_those_whose_values_differ(
 ) -> None:
     old = _document(level_a, timeout_a, members_a)
     new = _document(level_b, timeout_b, members_b)
-    before, after = documents.cluster_values(old), documents.cluster_values(new)
+    before, after = document_reading.cluster_values(old), document_reading.cluster_values(new)
     expected = tuple(p for p in after if not walked_same(before[p], after[p]))
-    assert documents.changed_paths(old, new) == expected
+    assert document_reading.changed_paths(old, new) == expected
     assert ("network.compression.level" in expected) == (level_a != level_b)
     assert ("cluster.members" in expected) == (members_a != members_b)
 
@@ -97,14 +99,14 @@ def _dug(tree: Any, path: str) -> tuple[bool, Any]:
 
 def defined_values(tree: dict[str, Any]) -> dict[str, Any]:
     values = {}
-    for path in documents.cluster_paths():
+    for path in document_reading.cluster_paths():
         present, value = _dug(tree, path)
-        values[path] = value if present else documents.options()[path].default
+        values[path] = value if present else options()[path].default
     return values
 
 
 def defined_unknown(tree: dict[str, Any]) -> list[str]:
-    allowed = set(documents.cluster_paths())
+    allowed = set(document_reading.cluster_paths())
     sections = {".".join(p.split(".")[:i]) for p in allowed for i in range(1, p.count(".") + 1)}
     found: list[str] = []
 
@@ -134,7 +136,7 @@ def odd_documents(draw: st.DrawFn) -> dict[str, Any]:
     """The canonical document with some options and tables dropped, retyped or replaced,
     and keys added that are no option."""
     tree = _base_tree()
-    paths = list(documents.cluster_paths())
+    paths = list(document_reading.cluster_paths())
     for _ in range(draw(st.integers(0, 6))):
         path = draw(st.sampled_from(paths))
         parts = path.split(".")
@@ -162,9 +164,40 @@ def odd_documents(draw: st.DrawFn) -> dict[str, Any]:
 def test_odd_documents_read_and_differ_as_defined(a: dict[str, Any], b: dict[str, Any]) -> None:
     old, new = orjson.dumps(a), orjson.dumps(b)
     before, after = defined_values(a), defined_values(b)
-    assert documents.cluster_values(old) == before
-    assert list(documents.cluster_values(old)) == list(before)  # schema order
-    assert sorted(documents._unknown_paths(old)) == sorted(defined_unknown(a))
+    lazy = document_reading.Reading(old)  # not yet read whole: each value dug out
+    assert {path: lazy.value(path) for path in before} == before
+    assert document_reading.cluster_values(old) == before
+    assert list(document_reading.cluster_values(old)) == list(before)  # schema order
+    assert sorted(document_reading.unknown_paths(old)) == sorted(defined_unknown(a))
     expected = tuple(p for p in after if not walked_same(before[p], after[p]))
-    assert documents.changed_paths(old, new) == expected
-    assert documents.changed_paths(old, old) == ()
+    assert document_reading.changed_paths(old, new) == expected
+    assert document_reading.changed_paths(old, old) == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(b=odd_documents())
+def test_beside_a_clean_head_unknown_keys_are_found_where_the_documents_differ(
+    b: dict[str, Any],
+) -> None:
+    head = _document(3, 60_000)
+    assert document_reading.reading(head).is_clean()
+    new = orjson.dumps(b)
+    assert sorted(document_reading.unknown_paths_beside(head, new)) == sorted(defined_unknown(b))
+    reason = documents.check_cluster_document(new, head)
+    unknown = sorted(defined_unknown(b))
+    if unknown:
+        assert reason == f"not cluster-scope options: {', '.join(unknown[:10])}"
+    else:
+        assert reason is None or not reason.startswith("not cluster-scope options")
+
+
+def test_beside_a_head_with_unknown_keys_the_whole_proposal_is_searched() -> None:
+    head_tree = _base_tree()
+    head_tree["metadata"]["no_such_key"] = 1
+    head = orjson.dumps(head_tree)
+    assert not document_reading.reading(head).is_clean()
+    proposal_tree = _base_tree()
+    proposal_tree["metadata"]["no_such_key"] = 1  # a table held alike: no change there
+    proposal_tree["network"]["compression"]["level"] = 4
+    reason = documents.check_cluster_document(orjson.dumps(proposal_tree), head)
+    assert reason == "not cluster-scope options: metadata.no_such_key"

@@ -16,7 +16,7 @@ Checking a proposal has two parts with different meanings for the protocol:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -25,15 +25,18 @@ import orjson
 from butterfly_config.canonical import canonical_bytes, digest
 from butterfly_config.config import ButterflyConfig, LoadSettings
 from butterfly_config.errors import ConfigError, ConfigIssue
+from butterfly_config.node.document_reading import (
+    Reading,
+    changed_paths,
+    cluster_paths,
+    reading,
+    same_value,
+    unknown_paths_beside,
+)
 from butterfly_config.schema.registry import options
 from butterfly_config.schema.root import ConfigModel
 
 MAX_REASON_CHARS = 600
-
-
-@cache
-def cluster_paths() -> tuple[str, ...]:
-    return tuple(p for p, info in options().items() if info.scope == "cluster")
 
 
 @cache
@@ -52,94 +55,6 @@ def document_of(config: ButterflyConfig) -> bytes:
 
 def document_hash(document: bytes) -> str:
     return digest(document)
-
-
-@cache
-def _defaults() -> dict[str, Any]:
-    """{cluster option: its default}, in schema order."""
-    return {path: options()[path].default for path in cluster_paths()}
-
-
-_Tables = dict[str, "_Tables | str"]
-"""The cluster options as nested tables: a key leads to a table or, at an
-option, to that option's path."""
-
-
-@cache
-def _cluster_tables() -> _Tables:
-    root: _Tables = {}
-    for path in cluster_paths():
-        *tables, name = path.split(".")
-        node = root
-        for key in tables:
-            child = node.setdefault(key, {})
-            assert isinstance(child, dict), f"{path} is inside the option {key}"
-            node = child
-        node[name] = path
-    return root
-
-
-@cache
-def _schema_positions() -> dict[str, int]:
-    return {path: index for index, path in enumerate(cluster_paths())}
-
-
-class _Reading:
-    """A cluster document read once: its tree, the value of every cluster option
-    (defaults for those it leaves out) and its keys that are no cluster option."""
-
-    __slots__ = ("tree", "unknown", "values")
-
-    def __init__(self, document: bytes) -> None:
-        tree = orjson.loads(document)
-        if not isinstance(tree, dict):
-            raise ValueError("a cluster document must be a JSON object")
-        found: dict[str, Any] = {}
-        unknown: list[str] = []
-        _read_table(tree, _cluster_tables(), "", found, unknown)
-        values = dict(_defaults())
-        values.update(found)  # every found path is a default's key: schema order stays
-        self.tree: dict[str, Any] = tree
-        self.values = values
-        self.unknown = tuple(unknown)
-
-
-def _read_table(table: dict[str, Any], tables: _Tables, base: str,
-                found: dict[str, Any], unknown: list[str]) -> None:
-    for key, value in table.items():
-        known = tables.get(key)
-        if isinstance(known, str):
-            found[known] = value
-        elif known is not None and isinstance(value, dict):
-            _read_table(value, known, f"{base}{key}.", found, unknown)
-        else:
-            unknown.append(f"{base}{key}")
-
-
-@lru_cache(maxsize=16)
-def _reading(document: bytes) -> _Reading:
-    """Cached: a commit asks about the same few documents several times (its
-    check, its static-option check, its history entry, its application)."""
-    return _Reading(document)
-
-
-def cluster_values(document: bytes) -> dict[str, Any]:
-    """{cluster leaf path: value} of a document; options it leaves out are unset/default.
-
-    A fresh dict each call (callers add their own values to it).
-    Raises ValueError for bytes that are not a JSON table.
-    """
-    return dict(_reading(document).values)
-
-
-def _cluster_values(document: bytes) -> dict[str, Any]:
-    """`cluster_values` without the copy, for readers that do not change it."""
-    return _reading(document).values
-
-
-def _unknown_paths(document: bytes) -> tuple[str, ...]:
-    """Keys of a document that are not cluster-scope options."""
-    return _reading(document).unknown
 
 
 @cache
@@ -163,32 +78,47 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
     the same bytes once each.
     """
     try:
-        proposed = cluster_values(document)
+        proposed = reading(document)
     except ValueError as exc:
         return f"not a cluster document: {exc}"
-    unknown = _unknown_paths(document)
-    if unknown:
-        return f"not cluster-scope options: {', '.join(sorted(unknown)[:10])}"
+    head: Reading | None = None
     if head_document is not None:
         try:
-            changed: Iterable[str] = changed_paths(head_document, document)
-            head = _cluster_values(head_document)
+            head = reading(head_document)
         except ValueError:
-            changed, head = cluster_paths(), {}
+            head = None
+    if head_document is not None and head is not None and head.is_clean():
+        unknown = unknown_paths_beside(head_document, document)
+    else:
+        unknown = proposed.unknown
+    if unknown:
+        return f"not cluster-scope options: {', '.join(sorted(unknown)[:10])}"
+    changed: Iterable[str] | None = None
+    if head_document is not None:
+        before: Callable[[str], Any] = _nothing
+        if head is not None:
+            changed, before = changed_paths(head_document, document), head.value
+        else:  # an unreadable head: every static option counts as changed
+            changed = cluster_paths()
         # values that differ (1 is not 1.0) but encode alike are the same option value
         statics = static_cluster_paths()
         static = sorted(p for p in changed
-                        if p in statics and _jsonish(head.get(p)) != _jsonish(proposed[p]))
+                        if p in statics and _jsonish(before(p)) != _jsonish(proposed.value(p)))
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
-    base, values = _neutral_start(head_document, document, proposed)
+    base, values = _neutral_start(head_document, proposed, changed)
     try:
         candidate = base.with_values(values)
     except ConfigError as exc:
         return _summary(exc.errors)
     if canonical_bytes(candidate.model, cluster_only=True) != document:
         return "the document is not in canonical form"
+    proposed.clean = True
     _remember_neutral(document, candidate)
+    return None
+
+
+def _nothing(_path: str) -> None:
     return None
 
 
@@ -208,48 +138,14 @@ def _remember_neutral(document: bytes, build: ButterflyConfig) -> None:
 
 
 def _neutral_start(
-    head_document: bytes | None, document: bytes, proposed: dict[str, Any]
+    head_document: bytes | None, proposed: Reading, changed: Iterable[str] | None
 ) -> tuple[ButterflyConfig, dict[str, Any]]:
-    """Where a neutral build of `proposed` (the values of `document`) starts, and the
-    values it still has to lay on."""
-    if head_document is None or (head_build := _NEUTRAL_BUILDS.get(head_document)) is None:
-        return _neutral_base(), proposed
-    return head_build, {path: proposed[path] for path in changed_paths(head_document, document)}
-
-
-@lru_cache(maxsize=16)
-def changed_paths(old_document: bytes, new_document: bytes) -> tuple[str, ...]:
-    """The cluster options whose values differ between two documents, in schema order.
-
-    A table present in both documents with the same content holds no change, so
-    only the tables that differ are walked down to their options: a commit
-    usually changes a few options of one section. Cached: a commit's check, its
-    static-option check and its history entry all ask about the same pair.
-    Raises ValueError for bytes that are not a JSON table.
-    """
-    old, new = _reading(old_document), _reading(new_document)
-    found: list[str] = []
-    _differing(old.tree, new.tree, _cluster_tables(), old.values, new.values, found)
-    return tuple(sorted(found, key=_schema_positions().__getitem__))
-
-
-def _differing(old_table: Any, new_table: Any, tables: _Tables, old_values: dict[str, Any],
-               new_values: dict[str, Any], found: list[str]) -> None:
-    """Options under `tables` whose values differ. `old_table`/`new_table` are the
-    documents' tables there (anything else when a document has none): where both
-    are tables with the same content, every option under them has the same value."""
-    for key, known in tables.items():
-        if isinstance(known, str):
-            before, after = old_values[known], new_values[known]
-            if before is not after and not same_value(before, after):
-                found.append(known)
-            continue
-        old_child = old_table.get(key) if isinstance(old_table, dict) else None
-        new_child = new_table.get(key) if isinstance(new_table, dict) else None
-        if (isinstance(old_child, dict) and isinstance(new_child, dict)
-                and (old_child is new_child or same_value(old_child, new_child))):
-            continue
-        _differing(old_child, new_child, known, old_values, new_values, found)
+    """Where a neutral build of the `proposed` document starts, and the values it
+    still has to lay on (`changed`: the options where it differs from the head)."""
+    if (head_document is None or changed is None
+            or (head_build := _NEUTRAL_BUILDS.get(head_document)) is None):
+        return _neutral_base(), dict(proposed.values)
+    return head_build, {path: proposed.value(path) for path in changed}
 
 
 def _jsonish(value: Any) -> Any:
@@ -273,8 +169,9 @@ def apply_document(
     `differing_from`): they are the changed paths between `base`'s document and
     this one.
     """
-    proposed = _cluster_values(document)
-    values = {path: proposed[path] for path in changed_paths(_own_document(base), document)}
+    proposed = reading(document)
+    values = {path: proposed.value(path)
+              for path in changed_paths(base_document(base), document)}
     values.update(local)
     return base.with_values(values, revision=revision)
 
@@ -287,54 +184,22 @@ def differing_from(base: ButterflyConfig, values: dict[str, Any]) -> dict[str, A
     A commit usually changes a handful of the ~150 cluster options, so this
     also spares each build most of its parsing and merging.
     """
-    own = _own_cluster_values(base)
-    missing = object()
+    own = reading(base_document(base))
+    cluster = _cluster_path_set()
     return {path: value for path, value in values.items()
-            if (old := own.get(path, missing)) is not value and not same_value(old, value)}
+            if path not in cluster
+            or ((old := own.value(path)) is not value and not same_value(old, value))}
+
+
+@cache
+def _cluster_path_set() -> frozenset[str]:
+    return frozenset(cluster_paths())
 
 
 @lru_cache(maxsize=8)
-def _own_document(base: ButterflyConfig) -> bytes:
-    """The cluster document of a node's base configuration (encoded once, not per commit)."""
+def base_document(base: ButterflyConfig) -> bytes:
+    """The cluster document of a node's base configuration, encoded once (not per commit)."""
     return document_of(base)
-
-
-def _own_cluster_values(base: ButterflyConfig) -> dict[str, Any]:
-    return _cluster_values(_own_document(base))
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_SORTED = orjson.OPT_SORT_KEYS
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal and of the same JSON types all the way down (1 is not 1.0, nor True).
-
-    For the values of cluster documents, which hold no NaN (JSON has none, and
-    the schema refuses it): one NaN object shared by both sides would count as
-    the same here, as Python's own container comparison counts it.
-    """
-    kind = type(a)
-    if kind is not type(b):
-        return False
-    if kind in _SCALARS:
-        return bool(a == b)
-    if kind is dict or kind is list:
-        # most tables compared are equal: Python's own comparison says so at C speed,
-        # and equal JSON encodings show the types match too (1 is "1", 1.0 "1.0");
-        # anything else (a type that differs, -0.0, a model inside) is walked below
-        if a != b:
-            return False
-        try:
-            if orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED):
-                return True
-        except TypeError:
-            pass
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(map(same_value, a, b))
-    return bool(a == b)
 
 
 def why_not_here(

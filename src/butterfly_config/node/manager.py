@@ -32,7 +32,7 @@ from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.history.store import is_revision_number, revision_number
-from butterfly_config.node import changes, documents
+from butterfly_config.node import changes, document_reading, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome
 from butterfly_config.node.mirror_writer import MirrorWriter
 from butterfly_config.node.service import (
@@ -62,16 +62,16 @@ def action_of(request_id: str) -> Action:
 def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Change, ...]:
     """The cluster options that differ between two cluster documents (cached: a commit
     asks once for its history entry and once for its log line)."""
-    new = documents.cluster_values(new_document)
+    new = document_reading.reading(new_document)
     if old_document is None:
-        old: dict[str, Any] = {}
-        differing = [p for p, value in new.items() if not documents.same_value(None, value)]
+        differing = [p for p, value in new.values.items()
+                     if not document_reading.same_value(None, value)]
     else:
-        old = documents.cluster_values(old_document)
-        differing = list(documents.changed_paths(old_document, new_document))
+        differing = list(document_reading.changed_paths(old_document, new_document))
     changes: list[Change] = []
     for path in differing:
-        before, value = old.get(path), new[path]
+        before = None if old_document is None else document_reading.value_of(old_document, path)
+        value = new.value(path)
         plain_before, plain_after = _plain(before), _plain(value)
         if plain_before != plain_after:
             changes.append(Change(path, plain_before, plain_after))
@@ -469,7 +469,10 @@ class ConfigManager:
         """
         if local:
             return self._current.with_values({**cluster, **local})
-        values = documents.cluster_values(self._head_document)
+        # the head's values where they are not the base's own, with the request's on top
+        head = document_reading.reading(self._head_document)
+        values = {path: head.value(path) for path in document_reading.changed_paths(
+            documents.base_document(self._base), self._head_document)}
         values.update(cluster)
         values = documents.differing_from(self._base, values)
         values.update(self._local)
@@ -635,7 +638,7 @@ class ConfigManager:
     # -- applying committed revisions (called by the driver) ------------------
     def revision_entry(self, decided: Decided, previous_document: bytes | None) -> RevisionEntry:
         entry = decided.entry
-        config_version = documents.cluster_values(entry.document).get("metadata.config_version")
+        config_version = document_reading.value_of(entry.document, "metadata.config_version")
         return RevisionEntry(
             revision=entry.revision,
             document=entry.document,

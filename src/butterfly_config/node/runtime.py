@@ -62,7 +62,7 @@ from butterfly_config.consensus.state import (
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 from butterfly_config.history import HistoryStore, RevisionEntry
 from butterfly_config.history.errors import HistoryError
-from butterfly_config.node import documents
+from butterfly_config.node import document_reading, documents
 from butterfly_config.node.agreement import ConsensusDriver
 from butterfly_config.node.liveness import LivenessHooks, LivenessService, next_epoch
 from butterfly_config.node.logging_setup import LogSettings, apply_logging
@@ -415,8 +415,8 @@ class NodeRuntime:
     def _log_stale_file_values(self) -> None:
         if self.manager.revision == 0:
             return
-        file_view = documents.cluster_values(documents.document_of(self.base))
-        committed = documents.cluster_values(self.manager.head_document)
+        file_view = document_reading.cluster_values(documents.document_of(self.base))
+        committed = document_reading.cluster_values(self.manager.head_document)
         stale = sorted(p for p, v in file_view.items() if committed.get(p) != v)
         if stale:
             log.warning("committed revision %d overrides these options of the file: %s",
@@ -660,7 +660,7 @@ class NodeRuntime:
         verify: ssl.SSLContext | bool = client_ssl if client_ssl is not None else False
         agree: set[str] = {self.node_id}
         differ: dict[str, list[str]] = {}
-        mine = documents.cluster_values(self.genesis.document)
+        mine = document_reading.cluster_values(self.genesis.document)
         async with httpx.AsyncClient(timeout=2.0, verify=verify) as client:
             while not stop.is_set():
                 for member in self.params.members:
@@ -674,7 +674,8 @@ class NodeRuntime:
                     if data.get("digest") == self.genesis.digest:
                         agree.add(member.node_id)
                     else:
-                        theirs = documents.cluster_values(orjson.dumps(data.get("document", {})))
+                        theirs = document_reading.cluster_values(
+                            orjson.dumps(data.get("document", {})))
                         differ[member.node_id] = sorted(
                             p for p in mine if theirs.get(p) != mine[p])
                 if len(agree) >= self.params.quorum:
