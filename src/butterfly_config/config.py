@@ -26,6 +26,8 @@ from butterfly_config.schema import registry
 from butterfly_config.schema.options import Category
 from butterfly_config.schema.root import ConfigModel
 from butterfly_config.sources.compact import (
+    PackedOrigins,
+    overlay_origins,
     pack_origins,
     packed_origin,
     share_field_sets,
@@ -158,15 +160,16 @@ class ButterflyConfig:
     def __init__(
         self,
         model: ConfigModel,
-        origins: Mapping[str, Source] | None = None,
+        origins: Mapping[str, Source] | PackedOrigins | None = None,
         warnings: tuple[ConfigIssue, ...] = (),
         settings: LoadSettings | None = None,
         rule_runs: tuple[RuleRun, ...] = (),
     ) -> None:
+        """`origins`: by leaf path, or already packed (a build from a parent's)."""
         self._model = model
         self._rule_runs = rule_runs  # what each rule found and read: the next build reuses it
         share_field_sets(model)
-        self._origins = pack_origins(origins or {})
+        self._origins = origins if isinstance(origins, tuple) else pack_origins(origins or {})
         self._raw_warnings = warnings
         self._located: tuple[ConfigIssue, ...] | None = None
         self._settings = settings or LoadSettings()
@@ -277,8 +280,7 @@ class ButterflyConfig:
         found = issues_of(runs)
         if any(issue.severity == "error" for issue in found):
             return None
-        origins = self.origins
-        origins.update(update.origins)
+        origins = overlay_origins(self._origins, update.origins)
         return ButterflyConfig(model, origins, tuple(found), self._settings, runs)
 
     # -- reading ---------------------------------------------------------------------

@@ -44,6 +44,16 @@ def test_with_values_returns_a_new_validated_config(reference: ButterflyConfig) 
     assert changed.cluster_hash != reference.cluster_hash
 
 
+def test_with_values_keeps_every_other_origin(reference: ButterflyConfig) -> None:
+    changes = {"scheduling.policy": "least_loaded", "network.compression.level": 4}
+    changed = reference.with_values(changes, revision=3)
+    expected = {**reference.origins, **dict.fromkeys(changes, Source("runtime", "revision 3"))}
+    assert changed.origins == expected
+    again = changed.with_values({"network.compression.level": 5}, revision=4)
+    assert again.origins == {**expected, "network.compression.level": Source("runtime",
+                                                                             "revision 4")}
+
+
 def test_with_values_reports_every_issue(reference: ButterflyConfig) -> None:
     with pytest.raises(ConfigError) as caught:
         reference.with_values({"byzantine.f_value": 0, "network.protocol": "udp", "no.such": 1})

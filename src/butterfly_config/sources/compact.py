@@ -86,6 +86,24 @@ def pack_origins(origins: Mapping[str, Source]) -> tuple[Source | None, ...]:
     return tuple(map(origins.get, paths))
 
 
+PackedOrigins = tuple[Source | None, ...]
+
+
+def overlay_origins(packed: PackedOrigins, changes: Mapping[str, Source]) -> PackedOrigins:
+    """`packed` with the origins of `changes` laid over it (leaves only; others dropped).
+
+    A build changes a few options of a configuration: this copies the parent's
+    tuple instead of unpacking and packing every leaf again.
+    """
+    index = _leaf_order()[1]
+    overlaid = list(packed)
+    for path, source in changes.items():
+        position = index.get(path)
+        if position is not None:
+            overlaid[position] = source
+    return tuple(overlaid)
+
+
 def unpack_origins(packed: tuple[Source | None, ...]) -> dict[str, Source]:
     paths, _ = _leaf_order()
     return {path: source for path, source in zip(paths, packed, strict=True) if source is not None}
