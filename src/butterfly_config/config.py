@@ -10,6 +10,7 @@ when someone asks.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -111,13 +112,19 @@ def _rule_runs(
 ) -> tuple[RuleRun, ...]:
     """Every rule's issues on `model`; those of `previous` (on a configuration that differs
     only in the sections `changed`) are kept for the rules that read none of them."""
-    ctx = ValidationContext(
+    return ConfigValidator().validate_runs(
+        model, _context(settings), previous=previous, changed=changed)
+
+
+@functools.lru_cache(maxsize=16)
+def _context(settings: LoadSettings) -> ValidationContext:
+    """The rules' context for `settings` (both immutable: one per settings, not per build)."""
+    return ValidationContext(
         environment=settings.environment,
         base_dir=Path(settings.base_dir) if settings.base_dir is not None else None,
         gpu_count=settings.gpu_count,
         check_paths=settings.check_paths,
     )
-    return ConfigValidator().validate_runs(model, ctx, previous=previous, changed=changed)
 
 
 def build_config(
