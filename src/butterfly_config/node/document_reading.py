@@ -64,13 +64,14 @@ class Reading:
     """One parsed cluster document. `value` digs one option out; `values` and
     `unknown` read the whole document, once, when first asked."""
 
-    __slots__ = ("_unknown", "_values", "clean", "tree")
+    __slots__ = ("_sections", "_unknown", "_values", "clean", "tree")
 
     def __init__(self, document: bytes) -> None:
         tree = orjson.loads(document)
         if not isinstance(tree, dict):
             raise ValueError("a cluster document must be a JSON object")
         self.tree: dict[str, Any] = tree
+        self._sections: dict[str, bytes | None] = {}
         self._values: dict[str, Any] | None = None
         self._unknown: tuple[str, ...] | None = None
         self.clean = False
@@ -102,6 +103,15 @@ class Reading:
             self._read()
         assert self._unknown is not None
         return self._unknown
+
+    def section_text(self, name: str) -> bytes | None:
+        """The JSON text of a top-level table (None when there is no such table), kept:
+        two documents whose texts of a section are equal hold the same values there."""
+        if name not in self._sections:
+            table = self.tree.get(name)
+            self._sections[name] = (orjson.dumps(table, option=_SORTED)
+                                    if isinstance(table, dict) else None)
+        return self._sections[name]
 
     def is_clean(self) -> bool:
         return self.clean or not self.unknown
@@ -175,16 +185,23 @@ def _comparison(old_document: bytes, new_document: bytes
     old, new = reading(old_document), reading(new_document)
     found: list[str] = []
     unknown: list[str] = []
-    _differing(old.tree, new.tree, _cluster_tables(), "", found, unknown)
+    tables = _cluster_tables()
+    # a section written alike holds the same values: its kept texts say so at once
+    alike = frozenset(name for name, known in tables.items() if not isinstance(known, str)
+                      and (text := old.section_text(name)) is not None
+                      and text == new.section_text(name))
+    _differing(old.tree, new.tree, tables, "", found, unknown, alike)
     return tuple(sorted(found, key=_positions().__getitem__)), tuple(unknown)
 
 
 def _differing(old_table: Any, new_table: Any, tables: _Tables, base: str,
-               found: list[str], unknown: list[str]) -> None:
+               found: list[str], unknown: list[str], alike: frozenset[str] = frozenset()
+               ) -> None:
     """Options under `tables` whose values differ, and the new table's unknown keys.
     `old_table`/`new_table` are the documents' tables there (anything else when a
     document has none): where both are tables with the same content, every option
-    under them has the same value, and every key is as (un)known in both."""
+    under them has the same value, and every key is as (un)known in both. `alike`:
+    tables known to be the same already."""
     if isinstance(new_table, dict):
         for key, value in new_table.items():
             known = tables.get(key)
@@ -199,6 +216,8 @@ def _differing(old_table: Any, new_table: Any, tables: _Tables, base: str,
                      else defaults[known])
             if before is not after and not same_value(before, after):
                 found.append(known)
+            continue
+        if key in alike:
             continue
         old_child = old_table.get(key) if isinstance(old_table, dict) else None
         new_child = new_table.get(key) if isinstance(new_table, dict) else None
