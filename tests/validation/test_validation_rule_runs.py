@@ -132,6 +132,26 @@ def test_rules_registered_later_and_rules_that_read_the_whole_model_always_run(
     assert calls == ["plugin", "whole"]
 
 
+def test_a_rule_replaced_since_the_last_build_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same number of rules, one of them another: its earlier run is not the new rule's."""
+    name = "security.tls-files"  # reads only `security`: a network change would spare it
+    assert name in ConfigValidator._registry
+    config = ButterflyConfig(ConfigModel(), settings=SETTINGS).with_values(
+        {"network.compression.level": 2})
+
+    def stricter(config: ConfigModel, ctx: ValidationContext) -> Iterator[ConfigIssue]:
+        config.security  # noqa: B018 - reads one section, as the replaced rule does
+        yield ConfigIssue(path="security", message="refused by the replacement", rule=name)
+
+    replacement = rule_registry.as_rule(stricter, name=name)
+    monkeypatch.setattr(rule_registry, "_BUILTIN_RULE_IDS",
+                        rule_registry._BUILTIN_RULE_IDS | {id(replacement)})
+    monkeypatch.setitem(ConfigValidator._registry, name, replacement)
+    with pytest.raises(ConfigError) as refused:
+        config.with_values({"network.compression.level": 3})
+    assert "refused by the replacement" in [i.message for i in refused.value.errors]
+
+
 def test_files_are_checked_again_when_their_options_change(tmp_path: Path) -> None:
     present = tmp_path / "policy.yaml"
     present.write_text("roles: {}\n", encoding="utf-8")

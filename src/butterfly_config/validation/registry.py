@@ -154,12 +154,14 @@ class ConfigValidator:
         full load), not on every change of an unrelated section.
         """
         changed_sections = frozenset(changed)
-        kept = {id(run.rule): run for run in previous
-                if run.sections is not None and not run.sections & changed_sections}
+        rules = self.rules
+        if len(previous) != len(rules):  # the rules changed since: match runs by rule
+            by_rule = {id(run.rule): run for run in previous}
+            previous = tuple(by_rule.get(id(rule), _NOT_RUN) for rule in rules)
         runs: list[RuleRun] = []
-        for rule in self.rules:
-            run = kept.get(id(rule))
-            if run is None or run.rule is not rule:
+        for rule, run in zip(rules, previous, strict=True):
+            if (run.rule is not rule or run.sections is None
+                    or not run.sections.isdisjoint(changed_sections)):
                 run = _tracked_run(rule, config, ctx)
             runs.append(run)
         return tuple(runs)
@@ -174,6 +176,10 @@ class RuleRun:
     sections: frozenset[str] | None
     """The top-level sections it read; None when it read the whole model or is
     not a built-in rule: it runs every time."""
+
+
+_NOT_RUN = RuleRun(None, (), None)  # type: ignore[arg-type]
+"""Stands for a rule with no earlier run: its `rule` is no rule, so it runs."""
 
 
 def issues_of(runs: Iterable[RuleRun]) -> list[ConfigIssue]:
