@@ -163,6 +163,14 @@ class ButterflyConfig:
 
     __slots__ = ("_cluster_hash", "_full_hash", "_located", "_model", "_origins", "_raw_warnings",
                  "_rule_runs", "_settings")
+    _model: ConfigModel
+    _rule_runs: tuple[RuleRun, ...]
+    _origins: PackedOrigins
+    _raw_warnings: tuple[ConfigIssue, ...]
+    _located: tuple[ConfigIssue, ...] | None
+    _settings: LoadSettings
+    _cluster_hash: str | None
+    _full_hash: str | None
 
     def __init__(
         self,
@@ -173,15 +181,18 @@ class ButterflyConfig:
         rule_runs: tuple[RuleRun, ...] = (),
     ) -> None:
         """`origins`: by leaf path, or already packed (a build from a parent's)."""
-        self._model = model
-        self._rule_runs = rule_runs  # what each rule found and read: the next build reuses it
         share_field_sets(model)
-        self._origins = origins if isinstance(origins, tuple) else pack_origins(origins or {})
-        self._raw_warnings = warnings
-        self._located: tuple[ConfigIssue, ...] | None = None
-        self._settings = settings or LoadSettings()
-        self._cluster_hash: str | None = None
-        self._full_hash: str | None = None
+        packed = origins if isinstance(origins, tuple) else pack_origins(origins or {})
+        # straight to the slots: `__setattr__` guards the finished object, not its making
+        init = object.__setattr__
+        init(self, "_model", model)
+        init(self, "_rule_runs", rule_runs)  # what each rule found and read: the next build
+        init(self, "_origins", packed)       # reuses it
+        init(self, "_raw_warnings", warnings)
+        init(self, "_located", None)
+        init(self, "_settings", settings or LoadSettings())
+        init(self, "_cluster_hash", None)
+        init(self, "_full_hash", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ButterflyConfig.__slots__ and not hasattr(self, name):
