@@ -93,6 +93,20 @@ def canonical_document(model: ConfigModel, *, cluster_only: bool = False) -> dic
     return _normalize(document)
 
 
+def cluster_sections() -> tuple[str, ...]:
+    """The top-level tables of a cluster document."""
+    return tuple(_cluster_spec())
+
+
+def cluster_section_text(model: ConfigModel, name: str) -> bytes:
+    """The canonical bytes of one table of the cluster document: what
+    `canonical_bytes(model, cluster_only=True)` writes for `name`, dumped alone."""
+    section = getattr(model, name)
+    document = {name: section.model_dump(mode="json", include=_cluster_spec()[name],
+                                         exclude_none=True)}
+    return orjson.dumps(_normalize(document)[name], option=_OPTIONS)
+
+
 def canonical_bytes(model: ConfigModel, *, cluster_only: bool = False) -> bytes:
     """Sorted keys, no whitespace, UTF-8: equal configurations give equal bytes."""
     return orjson.dumps(canonical_document(model, cluster_only=cluster_only), option=_OPTIONS)

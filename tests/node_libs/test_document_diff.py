@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from typing import Any
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from butterfly_config.canonical import canonical_bytes
 from butterfly_config.config import ButterflyConfig
+from butterfly_config.errors import ConfigError
 from butterfly_config.node import document_reading, documents
 from butterfly_config.schema.registry import options
 
@@ -201,3 +204,52 @@ def test_beside_a_head_with_unknown_keys_the_whole_proposal_is_searched() -> Non
     proposal_tree["network"]["compression"]["level"] = 4
     reason = documents.check_cluster_document(orjson.dumps(proposal_tree), head)
     assert reason == "not cluster-scope options: metadata.no_such_key"
+
+
+# -- the canonical-form check beside a head: the same verdict as encoding the whole build
+
+
+PERTURBATIONS = st.sampled_from([
+    "none", "unsorted", "spaces", "int_as_float", "float_as_int", "dropped", "escaped", "null",
+])
+
+
+def _perturbed(tree: dict[str, Any], how: str) -> bytes:
+    tree = copy.deepcopy(tree)
+    if how == "unsorted":
+        return json.dumps(dict(reversed(list(tree.items()))), separators=(",", ":")).encode()
+    if how == "spaces":
+        return json.dumps(tree, sort_keys=True).encode()
+    if how == "int_as_float":
+        tree["network"]["compression"]["level"] = float(tree["network"]["compression"]["level"])
+    elif how == "float_as_int":
+        detection = tree["byzantine"]["failure_detection"]
+        detection["phi_suspect_threshold"] = int(detection["phi_suspect_threshold"])
+    elif how == "dropped":
+        del tree["metadata"]["config_version"]
+    elif how == "escaped":
+        written = orjson.dumps(tree, option=orjson.OPT_SORT_KEYS)
+        return written.replace(b"butterfly", b"butt\\u0065rfly")
+    elif how == "null":
+        tree["network"]["compression"]["level"] = None
+    return orjson.dumps(tree, option=orjson.OPT_SORT_KEYS)
+
+
+@settings(max_examples=120, deadline=None)
+@given(level=st.integers(1, 19), how=PERTURBATIONS)
+def test_the_canonical_form_check_beside_a_head_is_the_whole_encoding(level: int, how: str) -> None:
+    head = _document(3, 60_000)
+    assert documents.check_cluster_document(head, None) is None  # its neutral build is kept
+    head_build = documents._NEUTRAL_BUILDS[head]
+    tree = orjson.loads(head)
+    tree["network"]["compression"]["level"] = level
+    document = _perturbed(tree, how)
+    try:
+        proposed = document_reading.reading(document)
+        changed = document_reading.changed_paths(head, document)
+        candidate = head_build.with_values({p: proposed.value(p) for p in changed})
+    except (ValueError, ConfigError):
+        return  # refused before the canonical form is looked at
+    whole = canonical_bytes(candidate.model, cluster_only=True) == document
+    assert documents._in_canonical_form(document, candidate, head) == whole
+    assert whole == (how == "none")

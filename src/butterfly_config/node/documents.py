@@ -22,7 +22,12 @@ from typing import Any
 
 import orjson
 
-from butterfly_config.canonical import canonical_bytes, digest
+from butterfly_config.canonical import (
+    canonical_bytes,
+    cluster_section_text,
+    cluster_sections,
+    digest,
+)
 from butterfly_config.config import ButterflyConfig, LoadSettings
 from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.node.document_reading import (
@@ -111,7 +116,8 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
         candidate = base.with_values(values)
     except ConfigError as exc:
         return _summary(exc.errors)
-    if canonical_bytes(candidate.model, cluster_only=True) != document:
+    beside = head_document if base is not _neutral_base() else None
+    if not _in_canonical_form(document, candidate, beside):
         return "the document is not in canonical form"
     proposed.clean = True
     _remember_neutral(document, candidate)
@@ -120,6 +126,31 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
 
 def _nothing(_path: str) -> None:
     return None
+
+
+def _in_canonical_form(document: bytes, candidate: ButterflyConfig,
+                       head_document: bytes | None) -> bool:
+    """Whether `document` is the canonical encoding of `candidate` (its build).
+
+    With `head_document` (the candidate was built from the head's neutral build,
+    whose canonical encoding the head is): a table written as the head writes it
+    was not rebuilt, so it is canonical already, and only the tables written
+    otherwise are encoded again; the document must then be its own tree written
+    canonically, with the head's tables.
+    """
+    if head_document is None:
+        return canonical_bytes(candidate.model, cluster_only=True) == document
+    proposed, head = reading(document), reading(head_document)
+    if proposed.tree.keys() != head.tree.keys():
+        return canonical_bytes(candidate.model, cluster_only=True) == document
+    for name in cluster_sections():
+        text = proposed.section_text(name)
+        if text is None:
+            return False
+        if text != head.section_text(name) and text != cluster_section_text(candidate.model,
+                                                                            name):
+            return False
+    return orjson.dumps(proposed.tree, option=orjson.OPT_SORT_KEYS) == document
 
 
 # Neutral builds of documents that passed the check, newest last. A proposal is
