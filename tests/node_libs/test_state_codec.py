@@ -59,3 +59,46 @@ def test_damaged_rows_are_errors_never_a_wrong_state(damage) -> None:  # type: i
     damage(body)
     with pytest.raises(StateCorrupt):
         decode_hard_state(orjson.dumps(body))
+
+
+def _as_format_1(body: dict[str, object]) -> dict[str, object]:
+    """The row as format 1 wrote it: each record holding its entry."""
+    entries = body.pop("entries")
+    assert isinstance(entries, list)
+
+    def held(place: object) -> object:
+        return None if place is None else entries[place]  # type: ignore[index]
+
+    for vote in [body["vote"], *body["reportable"]]:  # type: ignore[misc]
+        if vote is not None:
+            vote[6] = held(vote[6])
+    body["lock_entry"] = held(body["lock_entry"])
+    body["proposal"] = held(body["proposal"])
+    body["format"] = 1
+    return body
+
+
+def test_an_entry_held_by_several_records_is_written_once() -> None:
+    state = locked_state()
+    assert state.vote is not None
+    full = replace(state, reportable=(state.vote,), proposal=state.vote.entry)
+    body = orjson.loads(encode_hard_state(full))
+    assert len(body["entries"]) == 1
+    assert body["vote"][6] == body["reportable"][0][6] == body["proposal"] == 0
+    assert decode_hard_state(orjson.dumps(body)) == full
+
+
+def test_a_row_of_format_1_still_reads() -> None:
+    state = locked_state()
+    assert state.vote is not None
+    full = replace(state, reportable=(state.vote,), proposal=state.vote.entry)
+    old_row = orjson.dumps(_as_format_1(orjson.loads(encode_hard_state(full))))
+    assert decode_hard_state(old_row) == full
+
+
+@pytest.mark.parametrize("place", [5, -1, "0", 1.0])
+def test_a_record_naming_no_entry_of_the_row_is_damage(place: object) -> None:
+    body = orjson.loads(encode_hard_state(locked_state()))
+    body["vote"][6] = place
+    with pytest.raises(StateCorrupt):
+        decode_hard_state(orjson.dumps(body))

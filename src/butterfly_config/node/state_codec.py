@@ -8,6 +8,7 @@ Decoding checks every type: a damaged row is an error, never a wrong state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -16,7 +17,11 @@ from butterfly_config.consensus.encoding import DecodeError, decode, encode
 from butterfly_config.consensus.messages import Entry, PrepareCertificate
 from butterfly_config.consensus.state import CommitVoteRecord, HardState, VoteRecord
 
-FORMAT = 1
+FORMAT = 2
+"""2: each entry is written once, in `entries`, and the records that hold it name its
+place there (a member's vote, its reportable copies and, on a coordinator, its
+proposal are usually one entry: written three times, that was most of the row and
+of the fsync'd write before every vote). 1: each record held its entry. Both read."""
 T = TypeVar("T")
 
 
@@ -39,39 +44,55 @@ def _unpacked(text: Any, kind: type[T]) -> T | None:
         raise StateCorrupt(f"{kind.__name__}: {exc}") from exc
 
 
-def _vote_fields(vote: VoteRecord) -> list[Any]:
+class _Entries:
+    """The distinct entries of a state being written, in order of first use."""
+
+    def __init__(self) -> None:
+        self.packed: list[str] = []
+        self._places: dict[int, int] = {}
+        self._held: list[Entry] = []  # keeps each id() unique while the row is written
+
+    def place(self, entry: Entry | None) -> int | None:
+        if entry is None:
+            return None
+        where = self._places.get(id(entry))
+        if where is None:
+            text = encode(entry).hex()
+            where = self.packed.index(text) if text in self.packed else len(self.packed)
+            if where == len(self.packed):
+                self.packed.append(text)
+            self._places[id(entry)] = where
+            self._held.append(entry)
+        return where
+
+
+def _vote_fields(vote: VoteRecord, entries: _Entries) -> list[Any]:
     return [vote.view, vote.attempt, vote.revision, vote.digest, vote.ok, vote.fast,
-            _packed(vote.entry)]
-
-
-def _vote_record(raw: Any) -> VoteRecord:
-    entry = _unpacked(raw[6], Entry)
-    if entry is None:
-        raise StateCorrupt("a vote without its entry")
-    return VoteRecord(_int(raw[0]), _int(raw[1]), _int(raw[2]), _str(raw[3]),
-                      bool(raw[4]), bool(raw[5]), entry)
+            entries.place(vote.entry)]
 
 
 def encode_hard_state(state: HardState) -> bytes:
     vote = state.vote
     commit = state.commit_vote
+    entries = _Entries()
     body = {
         "format": FORMAT,
         "view": state.view,
         "attempt": state.attempt,
         "head_revision": state.head_revision,
         "head_digest": state.head_digest,
-        "vote": None if vote is None else _vote_fields(vote),
-        "reportable": [_vote_fields(v) for v in state.reportable],
+        "vote": None if vote is None else _vote_fields(vote, entries),
+        "reportable": [_vote_fields(v, entries) for v in state.reportable],
         "commit_vote": None
         if commit is None
         else [commit.view, commit.attempt, commit.revision, commit.digest],
         "lock": _packed(state.lock),
-        "lock_entry": _packed(state.lock_entry),
-        "proposal": _packed(state.proposal),
+        "lock_entry": entries.place(state.lock_entry),
+        "proposal": entries.place(state.proposal),
         "proposal_view": state.proposal_view,
         "proposal_attempt": state.proposal_attempt,
         "reputation": [[member, score] for member, score in state.reputation],
+        "entries": entries.packed,
     }
     return orjson.dumps(body)
 
@@ -93,14 +114,15 @@ def decode_hard_state(data: bytes) -> HardState:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise StateCorrupt(f"not JSON: {exc}") from exc
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
+    if not isinstance(body, dict) or body.get("format") not in (1, FORMAT):
         raise StateCorrupt("unknown consensus state format")
     try:
+        entry_of = _entry_reader(body)
         vote_raw = body["vote"]
-        vote = None if vote_raw is None else _vote_record(vote_raw)
+        vote = None if vote_raw is None else _vote_record(vote_raw, entry_of)
         # Rows written before `reportable` was stored lack it; the replica then
         # rebuilds it from `vote` (see Replica's restore path).
-        reportable = tuple(_vote_record(raw) for raw in body.get("reportable", ()))
+        reportable = tuple(_vote_record(raw, entry_of) for raw in body.get("reportable", ()))
         commit_raw = body["commit_vote"]
         commit = None
         if commit_raw is not None:
@@ -116,8 +138,8 @@ def decode_hard_state(data: bytes) -> HardState:
             vote=vote,
             commit_vote=commit,
             lock=_unpacked(body["lock"], PrepareCertificate),
-            lock_entry=_unpacked(body["lock_entry"], Entry),
-            proposal=_unpacked(body["proposal"], Entry),
+            lock_entry=entry_of(body["lock_entry"]),
+            proposal=entry_of(body["proposal"]),
             proposal_view=_int(body["proposal_view"]),
             proposal_attempt=_int(body["proposal_attempt"]),
             reputation=reputation,
@@ -125,3 +147,33 @@ def decode_hard_state(data: bytes) -> HardState:
         )
     except (KeyError, IndexError, TypeError) as exc:
         raise StateCorrupt(f"missing or malformed field: {exc}") from exc
+
+
+def _entry_reader(body: dict[str, Any]) -> Callable[[Any], Entry | None]:
+    """How the row names an entry: format 1 holds it (hex), format 2 its place in `entries`."""
+    if body["format"] == 1:
+        return lambda raw: _unpacked(raw, Entry)
+    packed = body["entries"]
+    if not isinstance(packed, list):
+        raise StateCorrupt("expected a list of entries")
+    decoded: dict[int, Entry | None] = {}
+
+    def entry_of(place: Any) -> Entry | None:
+        if place is None:
+            return None
+        where = _int(place)
+        if not 0 <= where < len(packed):
+            raise StateCorrupt(f"no entry {where} in the row")
+        if where not in decoded:
+            decoded[where] = _unpacked(packed[where], Entry)
+        return decoded[where]
+
+    return entry_of
+
+
+def _vote_record(raw: Any, entry_of: Callable[[Any], Entry | None]) -> VoteRecord:
+    entry = entry_of(raw[6])
+    if entry is None:
+        raise StateCorrupt("a vote without its entry")
+    return VoteRecord(_int(raw[0]), _int(raw[1]), _int(raw[2]), _str(raw[3]),
+                      bool(raw[4]), bool(raw[5]), entry)
