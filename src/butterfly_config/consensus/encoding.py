@@ -120,65 +120,88 @@ def encode_fields(value: object, names: tuple[str, ...]) -> bytes:
     return bytes(out)
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
+_UNPACK_U32 = _U32.unpack_from
+_UNPACK_U16 = _U16.unpack_from
+_UNPACK_I64 = _I64.unpack_from
+_N, _T, _F, _I, _S, _B, _L, _M = b"NTFISBLM"
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
 
-    def take(self, size: int) -> bytes:
-        end = self.pos + size
-        if end > len(self.data):
+def _value(data: bytes, pos: int, depth: int) -> tuple[object, int]:
+    """The value encoded at `pos`, and the position after it.
+
+    Reads in place (`unpack_from`, one slice per string or bytes value): a
+    FINALIZE carries some sixty values, and each node decodes several messages
+    and heartbeats per commit.
+    """
+    if depth > MAX_DEPTH:
+        raise DecodeError("message nested too deeply")
+    size = len(data)
+    if pos >= size:
+        raise DecodeError("truncated message")
+    tag = data[pos]
+    pos += 1
+    if tag in (_S, _B):
+        if pos + 4 > size:
             raise DecodeError("truncated message")
-        chunk = self.data[self.pos : end]
-        self.pos = end
-        return chunk
-
-    def value(self, depth: int) -> object:
-        if depth > MAX_DEPTH:
-            raise DecodeError("message nested too deeply")
-        tag = self.take(1)
-        if tag == b"N":
-            return None
-        if tag == b"T":
-            return True
-        if tag == b"F":
-            return False
-        if tag == b"I":
-            return int(_I64.unpack(self.take(8))[0])
-        if tag == b"S":
-            (size,) = _U32.unpack(self.take(4))
-            try:
-                return self.take(size).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DecodeError("string is not UTF-8") from exc
-        if tag == b"B":
-            (size,) = _U32.unpack(self.take(4))
-            return self.take(size)
-        if tag == b"L":
-            (count,) = _U32.unpack(self.take(4))
-            if count > len(self.data) - self.pos:
-                raise DecodeError("tuple longer than the message")
-            return tuple(self.value(depth + 1) for _ in range(count))
-        if tag == b"M":
-            (code,) = _U16.unpack(self.take(2))
-            cls = _BY_CODE.get(code)
-            if cls is None:
-                raise DecodeError(f"unknown message type code {code}")
-            values = [self.value(depth + 1) for _ in _FIELDS[cls]]
-            for check, item, name in zip(_checks_for(cls), values, _FIELDS[cls], strict=True):
-                if not check(item):
-                    raise DecodeError(f"{cls.__name__}.{name} has the wrong type")
-            return cls(*values)
-        raise DecodeError(f"unknown tag {tag!r}")
+        (length,) = _UNPACK_U32(data, pos)
+        pos += 4
+        end = pos + length
+        if end > size:
+            raise DecodeError("truncated message")
+        chunk = data[pos:end]
+        if tag == _B:
+            return chunk, end
+        try:
+            return chunk.decode("utf-8"), end
+        except UnicodeDecodeError as exc:
+            raise DecodeError("string is not UTF-8") from exc
+    if tag == _I:
+        if pos + 8 > size:
+            raise DecodeError("truncated message")
+        return int(_UNPACK_I64(data, pos)[0]), pos + 8
+    if tag == _M:
+        if pos + 2 > size:
+            raise DecodeError("truncated message")
+        (code,) = _UNPACK_U16(data, pos)
+        pos += 2
+        cls = _BY_CODE.get(code)
+        if cls is None:
+            raise DecodeError(f"unknown message type code {code}")
+        names = _FIELDS[cls]
+        values = []
+        for _ in names:
+            item, pos = _value(data, pos, depth + 1)
+            values.append(item)
+        for check, item, name in zip(_checks_for(cls), values, names, strict=True):
+            if not check(item):
+                raise DecodeError(f"{cls.__name__}.{name} has the wrong type")
+        return cls(*values), pos
+    if tag == _N:
+        return None, pos
+    if tag == _T:
+        return True, pos
+    if tag == _F:
+        return False, pos
+    if tag == _L:
+        if pos + 4 > size:
+            raise DecodeError("truncated message")
+        (count,) = _UNPACK_U32(data, pos)
+        pos += 4
+        if count > size - pos:
+            raise DecodeError("tuple longer than the message")
+        items = []
+        for _ in range(count):
+            item, pos = _value(data, pos, depth + 1)
+            items.append(item)
+        return tuple(items), pos
+    raise DecodeError(f"unknown tag {bytes([tag])!r}")
 
 
 def decode(data: bytes, expected: type[T]) -> T:
     """Parse bytes produced by `encode`; raise DecodeError on anything else."""
-    reader = _Reader(data)
-    value = reader.value(0)
-    if reader.pos != len(data):
+    data = bytes(data)
+    value, end = _value(data, 0, 0)
+    if end != len(data):
         raise DecodeError("trailing bytes after message")
     if not isinstance(value, expected):
         raise DecodeError(f"expected {expected.__name__}, got {type(value).__name__}")
