@@ -73,3 +73,30 @@ def test_close_writes_what_is_pending_and_later_submits_are_ignored() -> None:
     assert recorder.written == [7]
     writer.submit(object(), 8)  # type: ignore[arg-type]
     assert recorder.written == [7]
+
+
+def test_commits_during_a_quiet_wait_do_not_wake_the_thread(monkeypatch: Any) -> None:
+    """Each wake-up is a thread switch on the committing loop; a burst needs none."""
+    from butterfly_config.node import mirror_writer
+
+    woken = [0]
+
+    class CountingCondition(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            result = super().wait(timeout)
+            woken[0] += 1
+            return result
+
+    monkeypatch.setattr(mirror_writer.threading, "Condition", CountingCondition)
+    recorder = Recorder()
+    recorder.gate.set()
+    writer = MirrorWriter(recorder, quiet_s=0.5, max_lag_s=5.0)  # type: ignore[arg-type]
+    writer.submit(object(), 1)  # type: ignore[arg-type]
+    time.sleep(0.05)  # the thread now waits out the quiet period
+    before = woken[0]
+    for revision in range(2, 42):
+        writer.submit(object(), revision)  # type: ignore[arg-type]
+        time.sleep(0.002)
+    assert woken[0] - before <= 1
+    writer.close()
+    assert recorder.written == [41]

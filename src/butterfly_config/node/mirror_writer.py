@@ -60,11 +60,16 @@ class MirrorWriter:
             if self._closed:
                 return
             now = time.monotonic()
-            if self._pending is None:
+            idle = self._pending is None
+            if idle:
                 self._waiting_since = now
             self._pending = (config, revision)
             self._submitted_at = now
-            self._wake.notify()
+            if idle:
+                # a thread already waiting out a quiet period finds the newer revision
+                # when its wait ends: waking it on every commit of a burst would cost
+                # the committing loop a thread switch each time, for nothing
+                self._wake.notify()
 
     def close(self) -> None:
         """Write the last pending revision, then stop the thread."""
