@@ -45,25 +45,17 @@ def _unpacked(text: Any, kind: type[T]) -> T | None:
 
 
 class _Entries:
-    """The distinct entries of a state being written, in order of first use."""
+    """The distinct entries of a state being written, in order of first use (an entry
+    is a frozen value: equal entries are one entry)."""
 
     def __init__(self) -> None:
-        self.packed: list[str] = []
-        self._places: dict[int, int] = {}
-        self._held: list[Entry] = []  # keeps each id() unique while the row is written
+        self._places: dict[Entry, int] = {}
 
     def place(self, entry: Entry | None) -> int | None:
-        if entry is None:
-            return None
-        where = self._places.get(id(entry))
-        if where is None:
-            text = encode(entry).hex()
-            where = self.packed.index(text) if text in self.packed else len(self.packed)
-            if where == len(self.packed):
-                self.packed.append(text)
-            self._places[id(entry)] = where
-            self._held.append(entry)
-        return where
+        return None if entry is None else self._places.setdefault(entry, len(self._places))
+
+    def packed(self) -> list[str]:
+        return [encode(entry).hex() for entry in self._places]
 
 
 def _vote_fields(vote: VoteRecord, entries: _Entries) -> list[Any]:
@@ -92,7 +84,7 @@ def encode_hard_state(state: HardState) -> bytes:
         "proposal_view": state.proposal_view,
         "proposal_attempt": state.proposal_attempt,
         "reputation": [[member, score] for member, score in state.reputation],
-        "entries": entries.packed,
+        "entries": entries.packed(),
     }
     return orjson.dumps(body)
 
