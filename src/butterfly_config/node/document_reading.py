@@ -19,10 +19,7 @@ from typing import Any
 import orjson
 
 from butterfly_config.schema.registry import options
-
-_Tables = dict[str, "_Tables | str"]
-"""The cluster options as nested tables: a key leads to a table or, at an
-option, to that option's path."""
+from butterfly_config.sources.schema_map import Tree, tree_of
 
 
 @cache
@@ -46,18 +43,15 @@ def _positions() -> dict[str, int]:
     return {path: index for index, path in enumerate(cluster_paths())}
 
 
+def is_cluster_option(path: str) -> bool:
+    return path in _keys()
+
+
 @cache
-def _cluster_tables() -> _Tables:
-    root: _Tables = {}
-    for path in cluster_paths():
-        *tables, name = path.split(".")
-        node = root
-        for key in tables:
-            child = node.setdefault(key, {})
-            assert isinstance(child, dict), f"{path} is inside the option {key}"
-            node = child
-        node[name] = path
-    return root
+def _cluster_tables() -> Tree:
+    """The cluster options as nested tables: a key leads to a table or, at an option,
+    to that option's path."""
+    return tree_of(cluster_paths())
 
 
 class Reading:
@@ -125,7 +119,7 @@ class Reading:
         self._values, self._unknown = values, tuple(unknown)
 
 
-def _read_table(table: dict[str, Any], tables: _Tables, base: str,
+def _read_table(table: dict[str, Any], tables: Tree, base: str,
                 found: dict[str, Any], unknown: list[str]) -> None:
     for key, value in table.items():
         known = tables.get(key)
@@ -194,7 +188,7 @@ def _comparison(old_document: bytes, new_document: bytes
     return tuple(sorted(found, key=_positions().__getitem__)), tuple(unknown)
 
 
-def _differing(old_table: Any, new_table: Any, tables: _Tables, base: str,
+def _differing(old_table: Any, new_table: Any, tables: Tree, base: str,
                found: list[str], unknown: list[str], alike: frozenset[str] = frozenset()
                ) -> None:
     """Options under `tables` whose values differ, and the new table's unknown keys.

@@ -34,6 +34,7 @@ from butterfly_config.node.document_reading import (
     Reading,
     changed_paths,
     cluster_paths,
+    is_cluster_option,
     reading,
     same_value,
     unknown_paths_beside,
@@ -216,15 +217,9 @@ def differing_from(base: ButterflyConfig, values: dict[str, Any]) -> dict[str, A
     also spares each build most of its parsing and merging.
     """
     own = reading(base_document(base))
-    cluster = _cluster_path_set()
     return {path: value for path, value in values.items()
-            if path not in cluster
+            if not is_cluster_option(path)
             or ((old := own.value(path)) is not value and not same_value(old, value))}
-
-
-@cache
-def _cluster_path_set() -> frozenset[str]:
-    return frozenset(cluster_paths())
 
 
 @lru_cache(maxsize=8)

@@ -77,13 +77,18 @@ def kind_of(annotation: Any) -> ValueKind:
 @cache
 def schema_tree() -> Tree:
     """Every section and leaf as a nested dict; leaves hold their registry path string."""
+    return tree_of(registry.options())
+
+
+def tree_of(paths: typing.Iterable[str]) -> Tree:
+    """Leaf paths as nested tables, each leaf holding its path (in the order given)."""
     tree: Tree = {}
-    for path in registry.options():
+    for path in paths:
         node = tree
         *parents, leaf = path.split(".")
         for name in parents:
             child = node.setdefault(name, {})
-            assert isinstance(child, dict)
+            assert isinstance(child, dict), f"{path} is inside the leaf {name}"
             node = child
         node[leaf] = path
     return tree
