@@ -195,12 +195,9 @@ class ButterflyConfig:
         init(self, "_full_hash", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ButterflyConfig.__slots__ and not hasattr(self, name):
-            object.__setattr__(self, name, value)
-        elif name in ("_cluster_hash", "_full_hash", "_located"):
-            object.__setattr__(self, name, value)  # caches, filled once
-        else:
+        if name not in ("_cluster_hash", "_full_hash", "_located"):  # caches, filled once
             raise AttributeError("ButterflyConfig is immutable; use with_values()")
+        object.__setattr__(self, name, value)
 
     # -- construction ----------------------------------------------------------------
     @classmethod

@@ -80,13 +80,14 @@ def _leaf_order() -> tuple[tuple[str, ...], dict[str, int]]:
     return paths, {path: i for i, path in enumerate(paths)}
 
 
-def pack_origins(origins: Mapping[str, Source]) -> tuple[Source | None, ...]:
+PackedOrigins = tuple[Source | None, ...]
+"""Origins of every leaf in registry order, None where the value is a default."""
+
+
+def pack_origins(origins: Mapping[str, Source]) -> PackedOrigins:
     """Origins of leaves as a tuple in registry order (None = default); others are dropped."""
     paths, _ = _leaf_order()
     return tuple(map(origins.get, paths))
-
-
-PackedOrigins = tuple[Source | None, ...]
 
 
 def overlay_origins(packed: PackedOrigins, changes: Mapping[str, Source]) -> PackedOrigins:
@@ -104,11 +105,11 @@ def overlay_origins(packed: PackedOrigins, changes: Mapping[str, Source]) -> Pac
     return tuple(overlaid)
 
 
-def unpack_origins(packed: tuple[Source | None, ...]) -> dict[str, Source]:
+def unpack_origins(packed: PackedOrigins) -> dict[str, Source]:
     paths, _ = _leaf_order()
     return {path: source for path, source in zip(paths, packed, strict=True) if source is not None}
 
 
-def packed_origin(packed: tuple[Source | None, ...], path: str) -> Source | None:
+def packed_origin(packed: PackedOrigins, path: str) -> Source | None:
     index = _leaf_order()[1].get(path)
     return None if index is None else packed[index]

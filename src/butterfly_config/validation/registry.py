@@ -213,6 +213,10 @@ class _ModelReads:
         return getattr(self._model, name)
 
 
+_READINGS: dict[frozenset[str], frozenset[str]] = {}
+"""Each distinct set of sections read, kept once: runs share it."""
+
+
 def _tracked_run(rule: ValidationRule, config: ConfigModel, ctx: ValidationContext) -> RuleRun:
     if id(rule) not in _BUILTIN_RULE_IDS:
         return RuleRun(rule, tuple(_run_rule(rule, config, ctx)), None)
@@ -223,9 +227,6 @@ def _tracked_run(rule: ValidationRule, config: ConfigModel, ctx: ValidationConte
     read = frozenset(model.sections)
     # one set per distinct reading: every kept configuration holds a run per rule
     return RuleRun(rule, issues, _READINGS.setdefault(read, read))
-
-
-_READINGS: dict[frozenset[str], frozenset[str]] = {}
 
 
 def _run_rule(
