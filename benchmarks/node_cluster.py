@@ -16,6 +16,7 @@ coordinator against a put sent to the leader.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -32,27 +33,36 @@ from benchmarks.report import Figure
 ETCD_PUT = "etcd 3-node put of the 38 KB reference config file"
 
 
+_PORTS_FROM, _PORTS_TO = 20_000, 32_000
+"""Below Linux's ephemeral range (32768-60999): a port chosen here cannot be taken by
+an outgoing connection between the check and the node binding it."""
+
+
 def _free_base(count: int) -> int:
     """A base port with `count` consecutive free ports (checked by binding)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count >= 65000:
-            continue
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(_PORTS_FROM, _PORTS_TO - count)
+        socks: list[socket.socket] = []
         try:
-            socks = []
             for offset in range(count):
                 s = socket.socket()
-                s.bind(("127.0.0.1", base + offset))
                 socks.append(s)
-            for s in socks:
-                s.close()
+                s.bind(("127.0.0.1", base + offset))
             return base
         except OSError:
+            continue
+        finally:
             for s in socks:
                 s.close()
     raise RuntimeError("no free port range")
+
+
+def free_bases(nodes: int) -> tuple[int, int]:
+    """(peer base, API base) for a dev cluster of `nodes`: one free range of 2 x nodes
+    ports, so the two bases can never overlap."""
+    base = _free_base(2 * nodes)
+    return base, base + nodes
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -94,8 +104,7 @@ def measure_cluster(
     with `via_coordinator`, as many again sent to the coordinator (node 0)."""
     from butterfly_config.cli import dev_cmd, dev_processes
 
-    peer_base = _free_base(nodes)
-    api_base = _free_base(nodes)
+    peer_base, api_base = free_bases(nodes)
     layout = dev_cmd.plan_layout(workdir / f"n{nodes}", nodes, peer_base, api_base, tls=False)
     dev_cmd.create_cluster_files(layout)
     procs = dev_processes.start_nodes(layout)
