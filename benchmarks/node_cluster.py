@@ -16,9 +16,7 @@ coordinator against a put sent to the leader.
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -29,39 +27,15 @@ import httpx
 
 from benchmarks.config_load import REFERENCE
 from benchmarks.report import Figure
+from butterfly_config.node.ports import free_port_block
 
 ETCD_PUT = "etcd 3-node put of the 38 KB reference config file"
-
-
-_PORTS_FROM, _PORTS_TO = 20_000, 32_000
-"""Below Linux's ephemeral range (32768-60999): a port chosen here cannot be taken by
-an outgoing connection between the check and the node binding it."""
-
-
-def _free_base(count: int) -> int:
-    """A base port with `count` consecutive free ports (checked by binding)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(_PORTS_FROM, _PORTS_TO - count)
-        socks: list[socket.socket] = []
-        try:
-            for offset in range(count):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def free_bases(nodes: int) -> tuple[int, int]:
     """(peer base, API base) for a dev cluster of `nodes`: one free range of 2 x nodes
     ports, so the two bases can never overlap."""
-    base = _free_base(2 * nodes)
+    base = free_port_block(2 * nodes)
     return base, base + nodes
 
 
@@ -179,7 +153,7 @@ def measure_etcd(puts: int, workdir: Path) -> dict[str, list[float]] | None:
     workdir.mkdir(parents=True, exist_ok=True)
     import base64
 
-    base = _free_base(6)
+    base = free_port_block(6)
     names = [f"e{i}" for i in range(3)]
     cluster = ",".join(f"{n}=http://127.0.0.1:{base + 2 * i + 1}" for i, n in enumerate(names))
     procs = []

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 import tempfile
 from collections import deque
@@ -49,6 +48,7 @@ from butterfly_config.client import ButterflyClient, RemoteRefused
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.errors import ButterflyError
 from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.ports import free_ports
 from butterfly_config.node.runtime import NodeRuntime
 from butterfly_config.node.security import generate_signing_keypair
 from butterfly_config.node.subscribers import ConfigSubscriber
@@ -95,15 +95,10 @@ class BatchScheduler(ConfigSubscriber):
             self.max_depth = scheduling.queues.max_queue_depth
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_node_config(directory: Path) -> Path:
     """A standalone development node: its own key, data and log under `directory`."""
     keys = generate_signing_keypair(directory / "keys", overwrite=True)
+    peer_port, api_port = free_ports(2)
     path = directory / "node.toml"
     path.write_text(f"""\
 [metadata]
@@ -114,8 +109,8 @@ node_id = "scheduler-host"
 data_dir = "{directory / 'data'}"
 
 [network]
-listen_addr = "127.0.0.1:{free_port()}"
-api_addr = "127.0.0.1:{free_port()}"
+listen_addr = "127.0.0.1:{peer_port}"
+api_addr = "127.0.0.1:{api_port}"
 
 [security.tls]
 enabled = false

@@ -15,7 +15,8 @@ from api_helpers import Clock, jwt_settings, live_server, token
 
 from butterfly_config.cli.main import main
 from butterfly_config.cli.remote import flatten_leaves, parse_value
-from butterfly_config.node.api.server import ThreadedServer, free_port
+from butterfly_config.node.api.server import ThreadedServer
+from butterfly_config.node.ports import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "watch_client.py"
 

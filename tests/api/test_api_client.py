@@ -17,7 +17,8 @@ from butterfly_config.client import (
     RemoteRefused,
 )
 from butterfly_config.errors import ConnectionFailed, UsageError
-from butterfly_config.node.api.server import ThreadedServer, free_port
+from butterfly_config.node.api.server import ThreadedServer
+from butterfly_config.node.ports import free_port
 from canned_http import canned_server
 
 

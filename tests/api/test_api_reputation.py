@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from butterfly_config.cli.main import main
 from butterfly_config.node.api import create_app
-from butterfly_config.node.api.server import ThreadedServer, free_port
+from butterfly_config.node.api.server import ThreadedServer
+from butterfly_config.node.ports import free_port
 
 
 def reset_path(member: str) -> str:

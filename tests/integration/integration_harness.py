@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -35,26 +34,13 @@ from butterfly_config.cli.dev_cmd import (
 from butterfly_config.client import ButterflyClient
 from butterfly_config.consensus.encoding import decode
 from butterfly_config.consensus.messages import CommitCertificate, Decided, Entry
+from butterfly_config.node.ports import free_ports
 from butterfly_config.node.transport import PARTITION_PATH
 from butterfly_config.sources.toml_edit import set_options
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 T = TypeVar("T")
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1 (held open together so none repeats)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((LOOPBACK, 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def plan_free_layout(root: Path, nodes: int, *, tls: bool = False) -> DevLayout:

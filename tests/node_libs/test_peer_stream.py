@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from butterfly_config.node.ports import free_port
 from butterfly_config.node.servers import NodeServer, bind_socket, make_server, serve_on
 from butterfly_config.node.transport import (
     HEARTBEAT_PATH,
@@ -23,9 +23,7 @@ FAST_RETRY = RetryPolicy(max_retries=3, initial_backoff_ms=20, max_backoff_ms=10
 
 
 def free_addr() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+    return f"127.0.0.1:{free_port()}"
 
 
 class Receiver:

@@ -18,7 +18,7 @@ from reload_helpers import logging_restored, node_file
 
 from butterfly_config.history.errors import HistoryError
 from butterfly_config.loader import ConfigLoader
-from butterfly_config.node.api.server import free_port
+from butterfly_config.node.ports import free_ports
 from butterfly_config.node.runtime import NodeRuntime
 from butterfly_config.node.service import Identity, PatchOperation
 
@@ -29,8 +29,9 @@ DISK_FULL = "the history database cannot be used right now (database or disk is 
 def test_a_failing_store_stops_the_node_with_exit_code_1(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    path = node_file(tmp_path, f'[network]\nlisten_addr = "127.0.0.1:{free_port()}"\n'
-                               f'api_addr = "127.0.0.1:{free_port()}"\n'
+    peer_port, api_port = free_ports(2)
+    path = node_file(tmp_path, f'[network]\nlisten_addr = "127.0.0.1:{peer_port}"\n'
+                               f'api_addr = "127.0.0.1:{api_port}"\n'
                                '[security.api]\nauth_method = "none"\n'
                                '[security.access_control]\npolicy = "none"\n')
 

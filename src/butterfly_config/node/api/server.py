@@ -17,7 +17,6 @@ RFC 4514 name, `tls_version`). Plain HTTP connections are left untouched.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -27,6 +26,8 @@ import uvicorn
 from cryptography import x509
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from butterfly_config.node.ports import free_port
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
@@ -107,14 +108,6 @@ def build_config(
         access_log=False,
         ssl_context_factory=factory,
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on `host`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ThreadedServer:
