@@ -16,7 +16,7 @@ Checking a proposal has two parts with different meanings for the protocol:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -101,15 +101,12 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
         return f"not cluster-scope options: {', '.join(sorted(unknown)[:10])}"
     changed: Iterable[str] | None = None
     if head_document is not None:
-        before: Callable[[str], Any] = _nothing
-        if head is not None:
-            changed, before = changed_paths(head_document, document), head.value
-        else:  # an unreadable head: every static option counts as changed
-            changed = cluster_paths()
+        # an unreadable head: every static option counts as changed, from nothing
+        changed = changed_paths(head_document, document) if head is not None else cluster_paths()
         # values that differ (1 is not 1.0) but encode alike are the same option value
         statics = static_cluster_paths()
-        static = sorted(p for p in changed
-                        if p in statics and _jsonish(before(p)) != _jsonish(proposed.value(p)))
+        static = sorted(p for p in changed if p in statics and _jsonish(
+            head.value(p) if head is not None else None) != _jsonish(proposed.value(p)))
         if static:
             return f"static options changed (requires restart): {', '.join(static)}"
     base, values = _neutral_start(head_document, proposed, changed)
@@ -122,10 +119,6 @@ def check_cluster_document(document: bytes, head_document: bytes | None) -> str 
         return "the document is not in canonical form"
     proposed.clean = True
     _remember_neutral(document, candidate)
-    return None
-
-
-def _nothing(_path: str) -> None:
     return None
 
 

@@ -64,13 +64,15 @@ def changed_leaves(old_document: bytes | None, new_document: bytes) -> tuple[Cha
     asks once for its history entry and once for its log line)."""
     new = document_reading.reading(new_document)
     if old_document is None:
+        old = None
         differing = [p for p, value in new.values.items()
                      if not document_reading.same_value(None, value)]
     else:
+        old = document_reading.reading(old_document)
         differing = list(document_reading.changed_paths(old_document, new_document))
     changes: list[Change] = []
     for path in differing:
-        before = None if old_document is None else document_reading.value_of(old_document, path)
+        before = None if old is None else old.value(path)
         value = new.value(path)
         plain_before, plain_after = _plain(before), _plain(value)
         if plain_before != plain_after:
