@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.node_cluster import free_bases, percentile
+from benchmarks.node_cluster import percentile
 from benchmarks.report import Figure
 from butterfly_config.sources.toml_edit import save_by_rename
 
@@ -82,7 +82,7 @@ async def _cluster_edits(client: httpx.AsyncClient, urls: list[str], path: Path,
 def measure(edits: int, workdir: Path) -> dict[str, list[float]]:
     from butterfly_config.cli import dev_cmd, dev_processes
 
-    layout = dev_cmd.plan_layout(workdir / "hot", NODES, *free_bases(NODES), tls=False)
+    layout = dev_cmd.plan_free_layout(workdir / "hot", NODES)
     dev_cmd.create_cluster_files(layout)
     procs = dev_processes.start_nodes(layout)
     try:

@@ -35,13 +35,6 @@ from butterfly_config.validation.quorum import max_faults, quorum_size
 ETCD_PUT = "etcd 3-node put of the 38 KB reference config file"
 
 
-def free_bases(nodes: int) -> tuple[int, int]:
-    """(peer base, API base) for a dev cluster of `nodes`: one free range of 2 x nodes
-    ports, so the two bases can never overlap."""
-    base = free_port_block(2 * nodes)
-    return base, base + nodes
-
-
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -81,8 +74,7 @@ def measure_cluster(
     with `via_coordinator`, as many again sent to the coordinator (node 0)."""
     from butterfly_config.cli import dev_cmd, dev_processes
 
-    peer_base, api_base = free_bases(nodes)
-    layout = dev_cmd.plan_layout(workdir / f"n{nodes}", nodes, peer_base, api_base, tls=False)
+    layout = dev_cmd.plan_free_layout(workdir / f"n{nodes}", nodes)
     dev_cmd.create_cluster_files(layout)
     procs = dev_processes.start_nodes(layout)
     try:

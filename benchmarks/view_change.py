@@ -39,7 +39,6 @@ from typing import Any
 import httpx
 import tomlkit
 
-from benchmarks.node_cluster import free_bases
 from benchmarks.report import Figure
 
 NODES = 4
@@ -126,7 +125,7 @@ class Bench:
 def measure(quick: bool, workdir: Path) -> list[tuple[str, list[float]]]:
     from butterfly_config.cli import dev_cmd, dev_processes
 
-    layout = dev_cmd.plan_layout(workdir / "vc", NODES, *free_bases(NODES), tls=False)
+    layout = dev_cmd.plan_free_layout(workdir / "vc", NODES)
     dev_cmd.create_cluster_files(layout)
     for node in layout.nodes:
         _set_defaults(node.config_path)

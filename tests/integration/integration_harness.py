@@ -26,27 +26,19 @@ from typing import Any, TypeVar
 import httpx
 
 from butterfly_config.cli.dev_cmd import (
-    DevLayout,
     DevNode,
     create_cluster_files,
-    layout_for_ports,
+    plan_free_layout,
 )
 from butterfly_config.client import ButterflyClient
 from butterfly_config.consensus.encoding import decode
 from butterfly_config.consensus.messages import CommitCertificate, Decided, Entry
-from butterfly_config.node.ports import free_ports
 from butterfly_config.node.transport import PARTITION_PATH
 from butterfly_config.sources.toml_edit import set_options
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 T = TypeVar("T")
-
-
-def plan_free_layout(root: Path, nodes: int, *, tls: bool = False) -> DevLayout:
-    ports = free_ports(3 * nodes)
-    return layout_for_ports(root, list(zip(ports[0::3], ports[1::3], ports[2::3],
-                                           strict=True)), tls)
 
 
 @dataclass

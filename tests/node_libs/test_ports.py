@@ -72,3 +72,14 @@ def test_no_free_block_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
             free_port_block(2)
     with pytest.raises(ValueError):
         free_port_block(0)
+
+
+def test_a_free_dev_layout_has_three_distinct_free_ports_per_node(tmp_path: Path) -> None:
+    from butterfly_config.cli.dev_cmd import plan_free_layout
+
+    layout = plan_free_layout(tmp_path, 4)
+    addrs = [addr for node in layout.nodes
+             for addr in (node.peer_addr, node.api_addr, node.metrics_addr)]
+    assert len(set(addrs)) == 12 and all(a.startswith("127.0.0.1:") for a in addrs)
+    first, last = ephemeral_range()
+    assert all(not first <= int(a.rsplit(":", 1)[1]) <= last for a in addrs)

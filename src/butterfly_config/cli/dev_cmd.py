@@ -27,6 +27,7 @@ from butterfly_config.cli.dev_processes import (
     wait_ready,
 )
 from butterfly_config.errors import ConfigIOError, UsageError
+from butterfly_config.node.ports import free_ports
 
 MARKER = "dev-cluster.json"
 CLUSTER_NAME = "butterfly-dev"
@@ -83,6 +84,14 @@ class DevLayout:
 def plan_layout(root: Path, nodes: int, base_port: int, api_base_port: int, tls: bool) -> DevLayout:
     ports = [(base_port + i, api_base_port + i, api_base_port + 1000 + i) for i in range(nodes)]
     return layout_for_ports(root, ports, tls)
+
+
+def plan_free_layout(root: Path, nodes: int, *, tls: bool = False) -> DevLayout:
+    """A layout on ports free right now, one block of three per node (for tests and
+    benchmarks, which must not collide with a cluster already running here)."""
+    ports = free_ports(3 * nodes)
+    return layout_for_ports(root, list(zip(ports[0::3], ports[1::3], ports[2::3], strict=True)),
+                            tls)
 
 
 def layout_for_ports(root: Path, ports: Sequence[tuple[int, int, int]], tls: bool) -> DevLayout:
