@@ -13,6 +13,7 @@ keys only where it differs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import Any
 
@@ -137,13 +138,13 @@ def reading(document: bytes) -> Reading:
     return Reading(document)
 
 
-def cluster_values(document: bytes) -> dict[str, Any]:
+def cluster_values(document: bytes) -> Mapping[str, Any]:
     """{cluster leaf path: value} of a document; options it leaves out are unset/default.
 
-    A fresh dict each call (callers add their own values to it).
-    Raises ValueError for bytes that are not a JSON table.
+    The kept reading's own values: read-only. Raises ValueError for bytes that are
+    not a JSON table.
     """
-    return dict(reading(document).values)
+    return reading(document).values
 
 
 def value_of(document: bytes, path: str) -> Any:
