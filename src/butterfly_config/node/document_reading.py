@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from butterfly_config.canonical import encode
 from butterfly_config.schema.registry import options
 from butterfly_config.sources.schema_map import Tree, tree_of
 
@@ -104,8 +105,7 @@ class Reading:
         two documents whose texts of a section are equal hold the same values there."""
         if name not in self._sections:
             table = self.tree.get(name)
-            self._sections[name] = (orjson.dumps(table, option=_SORTED)
-                                    if isinstance(table, dict) else None)
+            self._sections[name] = encode(table) if isinstance(table, dict) else None
         return self._sections[name]
 
     def is_clean(self) -> bool:
