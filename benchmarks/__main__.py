@@ -19,6 +19,7 @@ SUITES = [
     ("config_load", "Loading, validation and hashing"),
     ("consensus_sim", "Consensus core (simulated network)"),
     ("consensus_crypto", "Consensus signatures and state machine"),
+    ("manager_memory", "Manager memory (in-process)"),
     ("node_cluster", "Real node processes on 127.0.0.1"),
     ("hot_reload", "Hot reload on real node processes"),
     ("view_change", "Coordinator failure on real node processes"),

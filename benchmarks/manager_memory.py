@@ -1,0 +1,147 @@
+"""The manager's memory with revisions retained, in-process.
+
+The issue asks for the memory of an idle node (RSS, in `node_cluster`) and of
+the manager with 10 revisions retained. A node keeps its committed history in
+SQLite; in memory its manager holds the current configuration, and its
+replica the newest `RETAINED_REVISIONS` decided revisions (document and
+certificate) plus every revision's digest. This suite builds a standalone node
+(a one-member cluster: history store, replica, manager; nothing served) in a
+temporary directory and commits consensus updates through `ConfigManager.patch`,
+as the API does. tracemalloc counts the Python heap the node holds, from just
+before it is built: after 10 revisions, per revision while the replica still
+keeps them, and per revision once it keeps no more (only digests grow).
+SQLite's own page cache and the interpreter are not Python objects: they are
+in the RSS figures of `node_cluster`.
+
+A first node is built and used before the measured one, so module imports and
+process-wide caches are not counted as the manager's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+from benchmarks.report import Figure
+from butterfly_config.consensus.replica import RETAINED_REVISIONS
+from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.runtime import NodeRuntime
+from butterfly_config.node.service import Identity, PatchOperation
+
+OPERATOR = Identity("bench", ("admin",))
+TEN = 10
+
+
+def _node_file(home: Path) -> Path:
+    """A standalone development node whose logs go to a file in `home`."""
+    path = home / "node.toml"
+    path.write_text(
+        "[metadata]\n"
+        'environment = "development"\n'
+        "[node]\n"
+        'node_id = "solo"\n'
+        f"data_dir = {str(home / 'data')!r}\n"
+        "[observability.logging]\n"
+        'output = "file"\n'
+        f"file_path = {str(home / 'node.log')!r}\n"
+        "[security.tls]\n"
+        "enabled = false\n"
+        "[security.signing]\n"
+        f"private_key_file = {str(home / 'signing.key')!r}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def _commit(runtime: NodeRuntime, number: int) -> None:
+    """One consensus update (a cluster-scope option), committed before it returns."""
+    operations = [PatchOperation("set", "network.connection.idle_timeout_ms", 30_000 + number)]
+    result = await runtime.manager.patch(operations, identity=OPERATOR)
+    if result.scope != "cluster":
+        raise RuntimeError(f"update {number} was applied as {result.scope!r}, not agreed")
+
+
+def _traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+async def _measure(home: Path, checkpoints: tuple[int, ...]) -> tuple[list[int], int]:
+    """Bytes the node holds once built, then at each checkpoint revision (ascending);
+    and the size of the agreed document."""
+    path = _node_file(home)
+    start = _traced()
+    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    runtime.build()
+    try:
+        held = [_traced() - start]
+        number = 0
+        for checkpoint in checkpoints:
+            while number < checkpoint:
+                number += 1
+                await _commit(runtime, number)
+            held.append(_traced() - start)
+        if runtime.manager.revision != checkpoints[-1]:
+            raise RuntimeError(f"expected revision {checkpoints[-1]}, the node is at "
+                               f"{runtime.manager.revision}")
+        return held, len(runtime.manager.config.cluster_document())
+    finally:
+        runtime.manager.close()
+        runtime.store.close()
+
+
+async def _warm_up(home: Path) -> None:
+    path = _node_file(home)
+    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    runtime.build()
+    try:
+        for number in range(1, 4):
+            await _commit(runtime, number)
+    finally:
+        runtime.manager.close()
+        runtime.store.close()
+
+
+def run(quick: bool = False) -> list[Figure]:
+    full = RETAINED_REVISIONS + TEN  # the replica's window is full from here on
+    later = full + (100 if quick else 300)
+    butterfly_log = logging.getLogger("butterfly")
+    saved = (butterfly_log.level, list(butterfly_log.handlers), butterfly_log.propagate)
+    try:
+        with tempfile.TemporaryDirectory() as warm, tempfile.TemporaryDirectory() as measured:
+            asyncio.run(_warm_up(Path(warm)))
+            tracemalloc.start()
+            try:
+                (built, ten, at_full, at_later), document = asyncio.run(
+                    _measure(Path(measured), (TEN, full, later))
+                )
+            finally:
+                tracemalloc.stop()
+    finally:  # the node set up logging for the `butterfly` loggers: undo it
+        for handler in list(butterfly_log.handlers):
+            if handler not in saved[1]:
+                butterfly_log.removeHandler(handler)
+                handler.close()
+        butterfly_log.setLevel(saved[0])
+        butterfly_log.propagate = saved[2]
+    kib = 1024
+    return [
+        Figure("standalone node built in-process (store, replica, manager)", built / kib, "KiB",
+               note="Python heap from just before the build; no revision committed yet"),
+        Figure(f"manager with {TEN} revisions retained", ten / kib, "KiB",
+               note=f"the same node after {TEN} consensus updates; includes the bounded "
+               "caches of recent documents and checked configurations, which fill here"),
+        Figure(f"node with its replica's window full ({RETAINED_REVISIONS} revisions)",
+               at_full / kib, "KiB", note=f"after {full} revisions"),
+        Figure("each further revision kept in memory", (at_full - ten) / (full - TEN), "B",
+               note=f"revisions {TEN} to {full}: the decided entry ({document:,} B agreed "
+               "document) and its certificate"),
+        Figure("each revision past the replica's window", (at_later - at_full) / (later - full),
+               "B", note=f"revisions {full} to {later}: older revisions are read back from "
+               "the store; their digests stay, and the key ring's cache of verified "
+               "signatures (bounded) fills"),
+    ]
