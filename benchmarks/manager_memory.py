@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -29,7 +28,9 @@ from pathlib import Path
 from benchmarks.report import Figure
 from butterfly_config.consensus.replica import RETAINED_REVISIONS
 from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.logging_setup import logging_restored
 from butterfly_config.node.runtime import NodeRuntime
+from butterfly_config.node.security import generate_signing_keypair
 from butterfly_config.node.service import Identity, PatchOperation
 
 OPERATOR = Identity("bench", ("admin",))
@@ -37,7 +38,8 @@ TEN = 10
 
 
 def _node_file(home: Path) -> Path:
-    """A standalone development node whose logs go to a file in `home`."""
+    """A standalone development node with its own signing key; logs go to a file."""
+    keys = generate_signing_keypair(home / "keys")
     path = home / "node.toml"
     path.write_text(
         "[metadata]\n"
@@ -51,7 +53,7 @@ def _node_file(home: Path) -> Path:
         "[security.tls]\n"
         "enabled = false\n"
         "[security.signing]\n"
-        f"private_key_file = {str(home / 'signing.key')!r}\n",
+        f"private_key_file = {str(keys.private_path)!r}\n",
         encoding="utf-8",
     )
     return path
@@ -109,25 +111,16 @@ async def _warm_up(home: Path) -> None:
 def run(quick: bool = False) -> list[Figure]:
     full = RETAINED_REVISIONS + TEN  # the replica's window is full from here on
     later = full + (100 if quick else 300)
-    butterfly_log = logging.getLogger("butterfly")
-    saved = (butterfly_log.level, list(butterfly_log.handlers), butterfly_log.propagate)
-    try:
-        with tempfile.TemporaryDirectory() as warm, tempfile.TemporaryDirectory() as measured:
-            asyncio.run(_warm_up(Path(warm)))
-            tracemalloc.start()
-            try:
-                (built, ten, at_full, at_later), document = asyncio.run(
-                    _measure(Path(measured), (TEN, full, later))
-                )
-            finally:
-                tracemalloc.stop()
-    finally:  # the node set up logging for the `butterfly` loggers: undo it
-        for handler in list(butterfly_log.handlers):
-            if handler not in saved[1]:
-                butterfly_log.removeHandler(handler)
-                handler.close()
-        butterfly_log.setLevel(saved[0])
-        butterfly_log.propagate = saved[2]
+    with logging_restored(), tempfile.TemporaryDirectory() as warm, \
+            tempfile.TemporaryDirectory() as measured:
+        asyncio.run(_warm_up(Path(warm)))
+        tracemalloc.start()
+        try:
+            (built, ten, at_full, at_later), document = asyncio.run(
+                _measure(Path(measured), (TEN, full, later))
+            )
+        finally:
+            tracemalloc.stop()
     kib = 1024
     return [
         Figure("standalone node built in-process (store, replica, manager)", built / kib, "KiB",

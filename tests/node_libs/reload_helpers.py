@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from butterfly_config.cli.dev_cmd import DevLayout, create_cluster_files, plan_layout
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.loader import ConfigLoader
+from butterfly_config.node.logging_setup import logging_restored
 from butterfly_config.node.reload import HotReloader
 from butterfly_config.node.runtime import NodeRuntime
 
@@ -41,22 +41,6 @@ def node_file(home: Path, extra: str = "") -> Path:
     return path
 
 
-
-
-@contextlib.contextmanager
-def logging_restored() -> Iterator[None]:
-    """Undo what a node's logging set-up does to the `butterfly` logger tree."""
-    root = logging.getLogger("butterfly")
-    saved = (root.level, list(root.handlers), root.propagate)
-    try:
-        yield
-    finally:
-        for handler in list(root.handlers):
-            if handler not in saved[1]:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved[0])
-        root.propagate = saved[2]
 
 
 class Node:

@@ -12,7 +12,8 @@ import logging
 import logging.handlers
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,3 +98,20 @@ def apply_logging(settings: LogSettings) -> None:
     for module, level in settings.filters.items():
         name = module if module.startswith(ROOT_LOGGER) else f"{ROOT_LOGGER}.{module}"
         logging.getLogger(name).setLevel(LEVELS.get(level, logging.INFO))
+
+
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Undo, on leaving, what a node's `apply_logging` did to the `butterfly` logger tree:
+    for nodes built inside another program (tests, benchmarks, an embedding process)."""
+    root = logging.getLogger(ROOT_LOGGER)
+    saved = (root.level, list(root.handlers), root.propagate)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[1]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved[0])
+        root.propagate = saved[2]
