@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import tracemalloc
 
 import pytest
 from consensus_harness import CLUSTER, hash_fn
 
 from butterfly_config.consensus.crypto import (
+    VERIFIED_CACHE_SIZE,
     EcdsaP256Signer,
     Ed25519Signer,
     KeyFormatError,
@@ -127,6 +129,24 @@ def test_cache_is_bounded() -> None:
         assert ring.verify_message(v)
     assert ring.verify_message(votes[0])
     assert ring.stats().verified == 4  # the oldest was evicted and checked again
+
+
+def test_default_cache_stays_small_however_many_signatures_pass() -> None:
+    """A node checks signatures all day: what its ring keeps must not grow with them."""
+    signer = generate_signer("a")
+    ring = KeyRing({"a": signer.public_key_bytes()})
+    passed = 3 * VERIFIED_CACHE_SIZE
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(passed):
+            ring.remember("a", number.to_bytes(8, "big"), b"s" * 64)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1024 * 1024
+    assert ring.verify("a", (passed - 1).to_bytes(8, "big"), b"s" * 64)  # newest: a hit
+    assert not ring.verify("a", (0).to_bytes(8, "big"), b"s" * 64)  # oldest: gone, and bad
 
 
 def test_keys_load_from_raw_pem_and_der() -> None:
