@@ -20,9 +20,11 @@ process-wide caches are not counted as the manager's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.report import Figure
@@ -72,14 +74,24 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
+@contextlib.contextmanager
+def _standalone_node(path: Path) -> Iterator[NodeRuntime]:
+    """The node of file `path`, built (store, replica, manager); closed on leaving."""
+    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    runtime.build()
+    try:
+        yield runtime
+    finally:
+        runtime.manager.close()
+        runtime.store.close()
+
+
 async def _measure(home: Path, checkpoints: tuple[int, ...]) -> tuple[list[int], int]:
     """Bytes the node holds once built, then at each checkpoint revision (ascending);
     and the size of the agreed document."""
     path = _node_file(home)
     start = _traced()
-    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
-    runtime.build()
-    try:
+    with _standalone_node(path) as runtime:
         held = [_traced() - start]
         number = 0
         for checkpoint in checkpoints:
@@ -91,21 +103,12 @@ async def _measure(home: Path, checkpoints: tuple[int, ...]) -> tuple[list[int],
             raise RuntimeError(f"expected revision {checkpoints[-1]}, the node is at "
                                f"{runtime.manager.revision}")
         return held, len(runtime.manager.config.cluster_document())
-    finally:
-        runtime.manager.close()
-        runtime.store.close()
 
 
 async def _warm_up(home: Path) -> None:
-    path = _node_file(home)
-    runtime = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
-    runtime.build()
-    try:
+    with _standalone_node(_node_file(home)) as runtime:
         for number in range(1, 4):
             await _commit(runtime, number)
-    finally:
-        runtime.manager.close()
-        runtime.store.close()
 
 
 def run(quick: bool = False) -> list[Figure]:
