@@ -13,7 +13,7 @@ from butterfly_config.canonical import canonical_bytes, encode
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.node.document_reading import Reading
 
-COPIES = 40
+COPIES = 200  # background allocations during the window are shared out over many copies
 HEADER_SLACK = 128  # a bytes object's header, plus allocator rounding
 
 
