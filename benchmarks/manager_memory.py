@@ -4,12 +4,13 @@ The issue asks for the memory of an idle node (RSS, in `node_cluster`) and of
 the manager with 10 revisions retained. A node keeps its committed history in
 SQLite; in memory its manager holds the current configuration, and its
 replica the newest `RETAINED_REVISIONS` decided revisions (document and
-certificate) plus every revision's digest. This suite builds a standalone node
-(a one-member cluster: history store, replica, manager; nothing served) in a
-temporary directory and commits consensus updates through `ConfigManager.patch`,
-as the API does. tracemalloc counts the Python heap the node holds, from just
-before it is built: after 10 revisions, per revision while the replica still
-keeps them, and per revision once it keeps no more (only digests grow).
+certificate) plus every revision's digest. This suite builds the node of a
+one-member dev cluster (files as `butterfly dev up` writes them; history store,
+replica, manager; nothing served) in a temporary directory and commits
+consensus updates through `ConfigManager.patch`, as the API does. tracemalloc
+counts the Python heap the node holds, from just before it is built: after 10
+revisions, per revision while the replica still keeps them, and per revision
+once it keeps no more (only digests grow).
 SQLite's own page cache and the interpreter are not Python objects: they are
 in the RSS figures of `node_cluster`.
 
@@ -28,11 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.report import Figure
+from butterfly_config.cli.dev_cmd import create_cluster_files, plan_free_layout
 from butterfly_config.consensus.replica import RETAINED_REVISIONS
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.logging_setup import logging_restored
 from butterfly_config.node.runtime import NodeRuntime
-from butterfly_config.node.security import generate_signing_keypair
 from butterfly_config.node.service import Identity, PatchOperation
 
 OPERATOR = Identity("bench", ("admin",))
@@ -40,25 +41,11 @@ TEN = 10
 
 
 def _node_file(home: Path) -> Path:
-    """A standalone development node with its own signing key; logs go to a file."""
-    keys = generate_signing_keypair(home / "keys")
-    path = home / "node.toml"
-    path.write_text(
-        "[metadata]\n"
-        'environment = "development"\n'
-        "[node]\n"
-        'node_id = "solo"\n'
-        f"data_dir = {str(home / 'data')!r}\n"
-        "[observability.logging]\n"
-        'output = "file"\n'
-        f"file_path = {str(home / 'node.log')!r}\n"
-        "[security.tls]\n"
-        "enabled = false\n"
-        "[security.signing]\n"
-        f"private_key_file = {str(keys.private_path)!r}\n",
-        encoding="utf-8",
-    )
-    return path
+    """The configuration file of a one-member dev cluster in `home` (its own keys, tokens
+    and policy, as `butterfly dev up --nodes 1` would write them; logs go to a file)."""
+    layout = plan_free_layout(home, 1)
+    create_cluster_files(layout)
+    return layout.nodes[0].config_path
 
 
 async def _commit(runtime: NodeRuntime, number: int) -> None:
@@ -126,7 +113,8 @@ def run(quick: bool = False) -> list[Figure]:
             tracemalloc.stop()
     kib = 1024
     return [
-        Figure("standalone node built in-process (store, replica, manager)", built / kib, "KiB",
+        Figure("one-member dev cluster's node built in-process (store, replica, manager)",
+               built / kib, "KiB",
                note="Python heap from just before the build; no revision committed yet"),
         Figure(f"manager with {TEN} revisions retained", ten / kib, "KiB",
                note=f"the same node after {TEN} consensus updates; includes the bounded "
