@@ -177,7 +177,7 @@ def report(
 
 def test_selection_is_free_without_locks_or_votes() -> None:
     reports = tuple(report(m) for m in ["n0", "n1", "n2"])
-    assert reports_problem(VERIFIER, reports, (1, 0)) is None
+    assert reports_problem(VERIFIER, reports, (1, 0), 1) is None
     assert select(reports, 1, 1).kind == "free"
 
 
@@ -189,7 +189,7 @@ def test_selection_forces_the_highest_lock() -> None:
         report("n1", lock=high, lock_entry=ENTRY_A),
         report("n2"),
     )
-    assert reports_problem(VERIFIER, reports, (1, 0)) is None
+    assert reports_problem(VERIFIER, reports, (1, 0), 1) is None
     selection = select(reports, 1, 1)
     assert (selection.kind, selection.entry, selection.basis) == ("forced", ENTRY_A, (0, 1))
 
@@ -220,7 +220,7 @@ def test_selection_is_stale_when_a_report_is_ahead() -> None:
     votes = tuple(commit(m, ENTRY_A) for m in ["n0", "n1", "n2"])
     decided = Decided(ENTRY_A, CommitCertificate(0, 0, 1, ENTRY_A.digest, votes, ()))
     reports = (report("n0", head=decided), report("n1"), report("n2"))
-    assert reports_problem(VERIFIER, reports, (1, 0)) is None
+    assert reports_problem(VERIFIER, reports, (1, 0), 1) is None
     assert select(reports, 1, 1).kind == "stale"
     assert select(reports, 2, 1).kind == "free"
 
@@ -254,4 +254,17 @@ def test_selection_is_stale_when_a_report_is_ahead() -> None:
     ],
 )
 def test_bad_reports_are_refused(bad, reason: str) -> None:  # type: ignore[no-untyped-def]
-    assert reason in str(reports_problem(VERIFIER, bad(), (1, 0)))
+    assert reason in str(reports_problem(VERIFIER, bad(), (1, 0), 1))
+
+
+def test_a_re_ballot_needs_reports_of_its_own_revision() -> None:
+    """Attempts restart with every revision: reports for (v, a > 0) gathered at revision 1
+    say nothing about the votes of revision 2, so they cannot justify (v, a) there; the
+    view's reports for (v, 0) keep justifying its later revisions."""
+    rebalot = tuple(report(m, target=(1, 1)) for m in ["n0", "n1", "n2"])
+    assert {r.revision for r in rebalot} == {1}
+    assert reports_problem(VERIFIER, rebalot, (1, 1), 1) is None
+    problem = reports_problem(VERIFIER, rebalot, (1, 1), 2)
+    assert problem is not None and "needs reports of that revision" in problem
+    view = tuple(report(m, target=(1, 0)) for m in ["n0", "n1", "n2"])
+    assert reports_problem(VERIFIER, view, (1, 0), 2) is None

@@ -56,4 +56,21 @@ REGRESSION_SEEDS: tuple[FailedSeed, ...] = (
     FailedSeed(4, 1, "replay", "hostile", 910004, "valid reports: report after a late ABORT"),
     FailedSeed(4, 1, "reject_all", "hostile", 910000,
                "valid reports: report after a late ABORT"),
+    # A coordinator justified a re-ballot (v, a) of a revision with the reports of an
+    # earlier revision's (v, a) and had a second entry decided for a revision already
+    # decided on the fast path: two honest members applied different entries.
+    *(
+        FailedSeed(4, 1, "stale_reports", "hostile", seed,
+                   "agreement: a re-ballot justified by an earlier revision's reports")
+        for seed in (18, 28, 61, 105, 118, 145, 182)
+    ),
+    FailedSeed(7, 2, "stale_reports", "hostile", 43,
+               "agreement: a re-ballot justified by an earlier revision's reports"),
+    # A member whose ABORT overtook the NEW_VIEW, then locked from a lower ballot's
+    # COMMIT, repeated a report for (v, 0) that showed that lock: invalid.
+    *(
+        FailedSeed(10, 3, "stale_reports", "hostile", seed,
+                   "valid reports: a repeated (v, 0) report showing a lock in view v")
+        for seed in (20, 23)
+    ),
 )

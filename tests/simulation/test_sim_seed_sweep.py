@@ -1,4 +1,4 @@
-"""The CI seed budget: 2,028 seeded runs over n in {4, 5, 7, 10} and every strategy.
+"""The CI seed budget: 2,184 seeded runs over n in {4, 5, 7, 10} and every strategy.
 
 Each run is short (two client proposals, a 2 s fault window on a hostile
 network) and must keep every safety invariant and reach quiescence, with one

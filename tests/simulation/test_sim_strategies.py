@@ -6,7 +6,7 @@ import pytest
 
 from butterfly_config.consensus.sim.runner import SimParams, run_seeds
 
-CAUGHT = ("equivocate", "wrong_hash", "forge", "bogus_cert", "reject_all",
+CAUGHT = ("equivocate", "stale_reports", "wrong_hash", "forge", "bogus_cert", "reject_all",
           "invalid_coordinator", "twins")
 
 

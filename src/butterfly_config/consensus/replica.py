@@ -1093,7 +1093,7 @@ class Replica:
                 self._evidence(message.sender, "bad_justification", "reports for ballot (0, 0)")
                 return None
             return Selection("free")
-        problem = reports_problem(self._verifier, message.justification, ballot)
+        problem = reports_problem(self._verifier, message.justification, ballot, message.revision)
         if problem is not None:
             self._evidence(message.sender, "bad_justification", problem)
             return None
@@ -1327,10 +1327,24 @@ class Replica:
                 # when the others move) and keep asking, at the growing back-off.
                 self._vc_round += 1
                 self._last_progress = self._now
-                self._broadcast(self._report((self._view, 0)), include_self=True)
+                self._repeat_report()
         elif not self._established and self._now >= self._next_vc_resend:
             self._next_vc_resend = self._now + max(1, self._vc_timeout() // 4)
-            self._broadcast(self._report((self._view, 0)), include_self=True)
+            self._repeat_report()
+
+    def _repeat_report(self) -> None:
+        """Ask again for the view this member waits to see established.
+
+        The report is for (view, 0), unless this member has voted or locked in the
+        view already (an ABORT can overtake the NEW_VIEW it follows, and a lock can
+        come from a lower ballot's COMMIT): a report for (view, 0) would then show
+        a vote or lock not below its ballot, which is invalid. It repeats the
+        report for its current ballot instead, which shows them.
+        """
+        for target in ((self._view, 0), (self._view, self._attempt)):
+            if not self._voted_at_or_after(target):
+                self._broadcast(self._report(target), include_self=True)
+                return
 
     def _view_change_supported(self) -> bool:
         """PBFT's rule: move past view v only after q members asked for view v."""
@@ -1365,6 +1379,8 @@ class Replica:
                 self._start_view_change(higher[0])
         if self._params.coordinator_of(target[0]) != self._id:
             return
+        if target[1] > 0 and message.revision != self.head_revision + 1:
+            return  # a re-ballot's reports must be of the revision it re-ballots
         collection = self._collections.get(target)
         if collection is None:
             current = (self._view, self._attempt)
@@ -1438,7 +1454,12 @@ class Replica:
         ballot = message.ballot
         if ballot < (self._view, self._attempt):
             return
-        if reports_problem(self._verifier, message.reports, ballot) is not None:
+        if ballot[1] > 0 and message.revision != self.head_revision + 1:
+            # a re-ballot of another revision: a replay, or news of revisions not here yet
+            if message.revision > self.head_revision + 1:
+                self._fetch_from(message.sender)
+            return
+        if reports_problem(self._verifier, message.reports, ballot, message.revision) is not None:
             self._evidence(message.sender, "bad_justification", "NEW_VIEW with invalid reports")
             return
         self._adopt_ballot(ballot, establishes=True)

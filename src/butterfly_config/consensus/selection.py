@@ -78,9 +78,18 @@ def report_problem(verifier: Verifier, report: ViewChange, ballot: Ballot) -> st
 
 
 def reports_problem(
-    verifier: Verifier, reports: tuple[ViewChange, ...], ballot: Ballot
+    verifier: Verifier, reports: tuple[ViewChange, ...], ballot: Ballot, revision: int
 ) -> str | None:
-    """Why a set of reports cannot justify `ballot`: too few, duplicates, bad ones."""
+    """Why a set of reports cannot justify `ballot` for `revision`: too few, duplicates,
+    bad ones, or (for a re-ballot) reports of an earlier revision.
+
+    Attempts restart with every revision, so ballot (v, a > 0) exists once per
+    revision. Its reports answer the ABORT of (v, a - 1) at that revision and
+    show the votes cast in it; reports for (v, a) of an earlier revision say
+    nothing about them, and accepting them would let a coordinator re-open a
+    revision already decided on the fast path. (Reports for (v, 0) are the
+    view's and keep justifying its later revisions: views never restart.)
+    """
     senders = [r.sender for r in reports]
     if len(set(senders)) != len(senders):
         return "justification has two reports from one member"
@@ -90,6 +99,9 @@ def reports_problem(
         problem = report_problem(verifier, report, ballot)
         if problem is not None:
             return problem
+        if ballot[1] > 0 and report.revision < revision:
+            return (f"report of {report.sender} is for revision {report.revision}: "
+                    f"ballot {ballot} of revision {revision} needs reports of that revision")
     return None
 
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from butterfly_config.consensus.crypto import Signer, sign_message
 from butterfly_config.consensus.messages import (
+    Abort,
     CommitCertificate,
     CommitRequest,
     CommitVote,
@@ -224,6 +225,96 @@ class EquivocatingCoordinator(Strategy):
             self.shadow.start(alt, message.ballot, audience)
         lie, audience = self._alternative[key]
         return (Outbound(out.to, lie),) if out.to in audience else (out,)
+
+    def tick(self, now_ms: int) -> Sequence[Outbound]:
+        out, self._pending = self._pending, []
+        return out
+
+
+class StaleReports(Strategy):
+    """As coordinator, re-uses the reports of one revision's re-ballot for a later revision.
+
+    The attempt counter restarts with every revision, so the reports that
+    justified ballot (v, a) at revision r also name ballot (v, a) at r + 1.
+    This liar provokes re-ballots (it aborts its own proposals at random),
+    keeps the reports they bring, and once the members have voted for its
+    proposal at (v, 0) of a later revision, proposes a second entry at (v, a)
+    with those older reports, drives that entry's rounds itself, and keeps the
+    first entry's FINALIZE from the members it told the second story to.
+    """
+
+    name = "stale_reports"
+    prefers_coordinator = True
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.shadow = ShadowRounds(ctx)
+        self._reports: dict[tuple[int, int, int], dict[str, ViewChange]] = {}
+        self._provoked: set[tuple[int, int, int]] = set()
+        self._attacked: dict[int, frozenset[str]] = {}
+        self._proposals: dict[tuple[int, int, int], Propose] = {}
+        self._oks: dict[tuple[int, int, int], set[str]] = {}
+        self._pending: list[Outbound] = []
+
+    def inbound(self, message: Message) -> Sequence[Message]:
+        if isinstance(message, ViewChange) and message.attempt > 0:
+            key = (message.view, message.attempt, message.revision)
+            self._reports.setdefault(key, {})[message.sender] = message
+        if isinstance(message, PrepareOk):
+            key = (message.view, message.attempt, message.revision)
+            proposal = self._proposals.get(key)
+            if proposal is not None and message.digest == proposal.entry.digest:
+                self._oks.setdefault(key, set()).add(message.sender)
+                if len(self._oks[key]) >= len(self.ctx.others):
+                    self._attack(proposal)
+        self._pending += self.shadow.observe(message)
+        return (message,)
+
+    def outbound(self, out: Outbound) -> Sequence[Outbound]:
+        message = out.message
+        if isinstance(message, Finalize) and out.to in self._attacked.get(message.revision, ()):
+            return ()  # these members hear only the second story
+        if not isinstance(message, Propose) or message.attempt != 0:
+            return (out,)
+        key = (message.view, message.attempt, message.revision)
+        self._proposals[key] = message
+        if key not in self._provoked and self.ctx.rng.random() < 0.3:
+            self._provoked.add(key)
+            entry = message.entry
+            abort = self.ctx.sign(Abort(
+                *self.ctx.header(message.revision, message.view, message.attempt),
+                digest=entry.digest, request_id=entry.request_id, origin=entry.origin,
+                reason="provoked", rejects=(),
+            ))
+            self._pending += self.ctx.to_all(abort)
+        return (out,)
+
+    def _attack(self, proposal: Propose) -> None:
+        """Propose a second entry for `proposal`'s revision on an older revision's reports."""
+        revision = proposal.revision
+        if revision in self._attacked:
+            return
+        quorum = self.ctx.params.quorum
+        usable = sorted(
+            (key for key, reports in self._reports.items()
+             if key[0] == proposal.view and key[2] < revision and len(reports) >= quorum),
+            reverse=True,
+        )
+        if not usable:
+            return
+        view, attempt, _ = usable[0]
+        reports = self._reports[usable[0]]
+        justification = tuple(reports[m] for m in sorted(reports))
+        entry = proposal.entry
+        alt = self.ctx.invent_entry(revision, entry.parent_digest)
+        lie = self.ctx.resign(proposal, attempt=attempt, entry=alt, justification=justification)
+        others = self.ctx.others
+        audience = frozenset(self.ctx.rng.sample(others, min(len(others) - 1, quorum - 1)))
+        if not audience:
+            return
+        self._attacked[revision] = audience
+        self.shadow.start(alt, (view, attempt), audience)
+        self._pending += self.ctx.to_all(lie)
 
     def tick(self, now_ms: int) -> Sequence[Outbound]:
         out, self._pending = self._pending, []
@@ -473,6 +564,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     for cls in (
         Silent,
         EquivocatingCoordinator,
+        StaleReports,
         WrongHashVoter,
         Forger,
         Replayer,
