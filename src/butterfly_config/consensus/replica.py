@@ -1112,7 +1112,6 @@ class Replica:
                 self._established = False
         if establishes and not self._established and ballot[0] == self._view:
             self._established = True
-            self._vc_round = 0
             self._vc_failed_reported = False
             self._last_progress = self._now
             self._events.append(ViewChanged(self._view, self.coordinator))
@@ -1231,9 +1230,12 @@ class Replica:
         return any((v.view, v.attempt) >= ballot for v in self._reportable)
 
     def _abort_is_verifiable(self, abort: Abort) -> bool:
-        """True when the ABORT carries a correctly signed reject of its ballot."""
+        """True when the ABORT carries a correctly signed reject of its ballot by a member
+        other than its coordinator (a coordinator's reject of its own proposal proves
+        nothing: with it, a coordinator could abort every ballot and keep its view)."""
         return any(
-            reject.ballot == abort.ballot
+            reject.sender != abort.sender
+            and reject.ballot == abort.ballot
             and reject.revision == abort.revision
             and reject.digest == abort.digest
             and self._verifier.message_problem(reject) is None
@@ -1424,7 +1426,6 @@ class Replica:
         if not self._established or target[1] == 0:
             was_established = self._established
             self._established = True
-            self._vc_round = 0
             self._vc_failed_reported = False
             self._last_progress = self._now
             if not was_established:
@@ -1462,8 +1463,12 @@ class Replica:
         if reports_problem(self._verifier, message.reports, ballot, message.revision) is not None:
             self._evidence(message.sender, "bad_justification", "NEW_VIEW with invalid reports")
             return
+        before = (self._view, self._attempt, self._established)
         self._adopt_ballot(ballot, establishes=True)
-        self._last_progress = self._now
+        if (self._view, self._attempt, self._established) != before:
+            # only a NEW_VIEW that moves this member on is progress: one repeated
+            # by a coordinator that does nothing else must not keep it in office
+            self._last_progress = self._now
 
     # ================================================================ catch-up
 
