@@ -16,7 +16,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +38,7 @@ from butterfly_config.consensus.crypto import (
     Signer,
     generate_signer,
 )
-from butterfly_config.consensus.encoding import DecodeError, decode
-from butterfly_config.consensus.messages import (
-    GENESIS_PARENT,
-    CommitCertificate,
-    Decided,
-    Entry,
-    entry_digest,
-    make_entry,
-)
+from butterfly_config.consensus.messages import GENESIS_PARENT, Decided, entry_digest
 from butterfly_config.consensus.params import ConsensusParams, Member, ReputationParams
 from butterfly_config.consensus.replica import Replica
 from butterfly_config.consensus.state import (
@@ -61,13 +53,22 @@ from butterfly_config.consensus.state import (
 )
 from butterfly_config.errors import ConfigError, ConfigIOError, ConfigIssue
 from butterfly_config.history import HistoryStore, RevisionEntry
-from butterfly_config.history.errors import HistoryError
+from butterfly_config.history.errors import HistoryCorrupt, HistoryError
 from butterfly_config.node import document_reading, documents
 from butterfly_config.node.agreement import ConsensusDriver
 from butterfly_config.node.liveness import LivenessHooks, LivenessService, next_epoch
 from butterfly_config.node.logging_setup import LogSettings, apply_logging
 from butterfly_config.node.manager import ConfigManager, Standing
 from butterfly_config.node.metrics import NodeMetrics
+from butterfly_config.node.recovery import (
+    check_store_cluster,
+    conflict_problem,
+    genesis_entry,
+    rebuild_hint,
+    recover_history,
+    static_conflicts,
+    to_decided,
+)
 from butterfly_config.node.servers import bind_socket, make_server, serve_on, wait_started
 from butterfly_config.node.state_codec import StateCorrupt, decode_hard_state, encode_hard_state
 from butterfly_config.node.transport import HEARTBEAT_PATH, PeerTransport, RetryPolicy
@@ -76,7 +77,6 @@ from butterfly_config.schema.root import ConfigModel
 log = logging.getLogger("butterfly.node")
 
 TICK_INTERVAL_S = 0.025  # protocol timers are hundreds of ms; finer ticks only cost CPU
-GENESIS_REQUEST = "genesis"
 GENESIS_PATH = "/peer/v1/genesis"
 
 
@@ -237,74 +237,39 @@ def _store_digest(cluster: str) -> Callable[[RevisionEntry], str]:
     return digest_of
 
 
-def genesis_entry(cluster: str, document: bytes) -> Entry:
-    """Revision 0: the same bytes on every member that boots with the same cluster options."""
-    return make_entry(digest, cluster, 0, GENESIS_PARENT, document, GENESIS_REQUEST, "", "")
-
-
 def open_store(base: ButterflyConfig, cluster: str) -> HistoryStore:
     return HistoryStore.open(base.data_dir, digest_fn=_store_digest(cluster),
                              genesis_parent=GENESIS_PARENT)
-
-
-def _to_decided(entry: RevisionEntry) -> Decided:
-    certificate = None
-    if entry.certificate is not None:
-        certificate = decode(entry.certificate, CommitCertificate)
-    return Decided(
-        Entry(entry.revision, entry.parent_digest, entry.doc_hash, entry.request_id,
-              entry.proposer, entry.initiator, entry.document, entry.entry_digest),
-        certificate,
-    )
-
-
-def recover_history(
-    store: HistoryStore, verifier: Verifier, genesis: Entry
-) -> tuple[Entry, Iterable[Decided]]:
-    """Revision 0 of the verified committed history, and that history to read once.
-
-    A damaged tail is cut off (peers supply it again). The history is read from
-    the store as the replica takes it, not held in a list: it may be long.
-    """
-
-    def certificate_ok(entry: RevisionEntry) -> bool:
-        if entry.revision == 0:
-            return entry.entry_digest == genesis.digest
-        try:
-            return verifier.decided_problem(_to_decided(entry)) is None
-        except (DecodeError, ValueError):
-            return False
-
-    report = store.verify_chain(verify_certificate=certificate_ok, hash_document=digest)
-    if not report.ok:
-        bad = report.first_bad_revision or 0
-        log.error("history store damaged at revision %s (%s): keeping revisions below it and "
-                  "catching up from peers", bad, report.reason)
-        store.truncate_after(bad - 1)
-    first = store.get_revision(0)
-    if first is None:
-        log.info("the history store %s holds no revisions (a new node, or its store was "
-                 "removed): starting from revision 0 of this node's file; committed revisions "
-                 "are fetched from peers", store.path)
-        entry = store.make_entry(document=genesis.document, doc_hash=genesis.doc_hash,
-                                 proposer="", initiator="", action="update",
-                                 request_id=GENESIS_REQUEST)
-        store.append_revision(entry)
-        return genesis, [Decided(genesis, None)]
-    stored = _to_decided(first).entry
-    if stored.digest != genesis.digest:
-        log.warning("this node's file has cluster options that differ from its revision 0; "
-                    "the committed history wins")
-    return stored, (_to_decided(e) for e in store.iter_revisions(0))
 
 
 def stored_revisions(store: HistoryStore) -> Callable[[int, int], list[Decided]]:
     """The replica's history source: committed revisions read back from the store."""
 
     def read(first: int, count: int) -> list[Decided]:
-        return [_to_decided(e) for e in itertools.islice(store.iter_revisions(first), count)]
+        return [to_decided(e) for e in itertools.islice(store.iter_revisions(first), count)]
 
     return read
+
+
+def committed_verifier(base: ButterflyConfig, store: HistoryStore, signer: Signer,
+                       base_dir: str | None, fallback: Verifier) -> Verifier:
+    """A verifier for the membership the store's revision 0 commits to, not the file's.
+
+    A member key replaced in the file must not make a sound history look forged.
+    When revision 0 gives no membership (missing, damaged, unfit for this node)
+    the file's serves, and the chain check decides.
+    """
+    first = store.get_revision(0)
+    if first is None:
+        return fallback
+    try:
+        model = documents.apply_document(base, first.document, {}, 0).model
+        params = consensus_params(model, signer, base_dir)
+    except (ConfigError, ConfigIOError, ValueError):
+        return fallback
+    keyring = KeyRing({m.node_id: m.public_key for m in params.members},
+                      params.signing_algorithm)
+    return Verifier(params, keyring, digest, fallback.genesis)
 
 
 # -- the node -------------------------------------------------------------------------
@@ -320,6 +285,8 @@ class NodeRuntime:
         self.metrics = NodeMetrics()
         self.genesis_ok: bool = False
         self.genesis_problem: str = ""
+        self.file_conflicts: dict[str, tuple[Any, Any]] = {}
+        self.file_problem: str = ""
         self.exit_code = 0
         """Non-zero once the node stops because its history store failed."""
         self._stop: asyncio.Event | None = None
@@ -338,9 +305,19 @@ class NodeRuntime:
                                self.params.signing_algorithm)
         self.genesis = genesis_entry(self.params.cluster_name, documents.document_of(self.base))
         self.store = open_store(self.base, self.params.cluster_name)
-        verifier = Verifier(self.params, self.keyring, digest, self.genesis)
-        self.genesis, history = recover_history(self.store, verifier, self.genesis)
+        try:
+            self._build_on_store(model)
+        except BaseException:
+            self.store.close()  # a node that does not start leaves its store as it found it
+            raise
+
+    def _build_on_store(self, model: ConfigModel) -> None:
+        check_store_cluster(self.store, self.params.cluster_name)
         hard_state = self._load_hard_state()
+        verifier = committed_verifier(
+            self.base, self.store, self.signer, self._base_dir,
+            Verifier(self.params, self.keyring, digest, self.genesis))
+        self.genesis, history = recover_history(self.store, verifier, self.genesis, hard_state)
         self.manager = ConfigManager(base=self.base, store=self.store,
                                      on_local_change=self._local_changed)
         self.manager.metrics_hook = self._metric
@@ -350,11 +327,17 @@ class NodeRuntime:
 
             test_hooks.install(self.manager)
         self._log_stale_file_values()
-        self.replica = Replica(
-            self.params, self.signer, self._validate, digest, history,
-            hard_state=hard_state, now_ms=self._now_ms(), keyring=self.keyring,
-            history_source=stored_revisions(self.store),
-        )
+        self._find_file_conflicts()
+        try:
+            self.replica = Replica(
+                self.params, self.signer, self._validate, digest, history,
+                hard_state=hard_state, now_ms=self._now_ms(), keyring=self.keyring,
+                history_source=stored_revisions(self.store),
+            )
+        except ValueError as exc:
+            raise HistoryCorrupt(
+                f"{self.store.path}: the stored history cannot be used ({exc})",
+                hint=rebuild_hint(self.store)) from exc
         self.transport = PeerTransport(
             node_id=self.node_id,
             peer_addrs={m.node_id: m.addr for m in self.params.members},
@@ -402,15 +385,28 @@ class NodeRuntime:
         try:
             state = decode_hard_state(raw)
         except StateCorrupt as exc:
-            raise HistoryError(
-                f"{self.store.path}: the stored consensus state is unreadable ({exc})",
-                hint="the node refuses to start rather than risk voting twice; restore the "
-                     "store from a backup or remove the node's data_dir to rejoin as new",
+            raise HistoryCorrupt(
+                f"{self.store.path}: the stored consensus state is unreadable ({exc}); the "
+                "node refuses to start rather than risk voting twice",
+                hint=rebuild_hint(self.store),
             ) from exc
-        head = self.store.head()
-        if head is not None and state.head_revision > head[0]:
-            log.warning("consensus state is ahead of the stored history; catching up")
         return state
+
+    def _find_file_conflicts(self) -> None:
+        """Static cluster options the file sets otherwise than the committed configuration.
+
+        They keep the node from becoming ready (see `_file_agrees`) and are listed
+        as restart-required, which the hot reloader clears once the file agrees.
+        """
+        self.file_conflicts = static_conflicts(self.base, self.manager.config)
+        if not self.file_conflicts:
+            return
+        from butterfly_config.node.reload import describe
+
+        self.file_problem = conflict_problem(self.file_conflicts, self.manager.revision,
+                                             describe)
+        self.manager.reload_status.restart_required.update(self.file_conflicts)
+        log.error("%s; not becoming ready", self.file_problem)
 
     def _log_stale_file_values(self) -> None:
         if self.manager.revision == 0:
@@ -604,7 +600,9 @@ class NodeRuntime:
                     "phi": 0.0, "detector": "alive", "view": self.replica.view,
                     "divergence": None,
                     "restart_required": self.manager.restart_required_paths()}
-                state = "ready" if self.manager.is_ready()[0] else "unreachable"
+                ready, why = self.manager.is_ready()
+                state = "ready" if ready else "unreachable"
+                live["not_ready"] = "" if ready else why
             else:
                 live = self.liveness.peer_status(member.node_id)
                 state = {"alive": "ready", "suspected": "suspected", "failed": "failed"}.get(
@@ -647,8 +645,32 @@ class NodeRuntime:
         return JSONResponse({"node_id": self.node_id, "digest": self.genesis.digest,
                              "document": orjson.loads(self.genesis.document)})
 
+    async def _file_agrees(self, stop: asyncio.Event) -> bool:
+        """Wait while the file's static cluster options differ from the committed ones.
+
+        The node stays a member meanwhile (it keeps and catches up the committed
+        history) but is not ready; the hot reloader drops the options from
+        restart-required once the file agrees again. False if stopped first.
+        """
+        if not self.file_conflicts:
+            return True
+        self.manager.ready = (False, self.file_problem)
+        conflicts = set(self.file_conflicts)
+        while conflicts & set(self.manager.reload_status.restart_required):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+            if stop.is_set():
+                return False
+        log.info("the file's static options agree with the committed configuration again")
+        self.file_conflicts, self.file_problem = {}, ""
+        self.manager.ready = (False, "starting")
+        return True
+
     async def _check_genesis(self, stop: asyncio.Event) -> None:
-        """Become ready once a quorum (this node included) boots from the same revision 0."""
+        """Become ready once a quorum (this node included) boots from the same revision 0,
+        and this node's file agrees with the committed static options."""
+        if not await self._file_agrees(stop):
+            return
         if self.standalone:
             self.genesis_ok = True
             self.manager.ready = (True, "standalone")
