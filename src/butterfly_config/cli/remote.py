@@ -280,6 +280,8 @@ def status(args: argparse.Namespace) -> int:
     print(_table(["NODE", "ADDR", "STATE", "REVISION", "HASH", "PHI", "REPUTATION",
                   "RESTART REQUIRED"], rows))
     for n in nodes:
+        if n.get("not_ready"):
+            print(f"{n.get('node_id')}: not ready: {n['not_ready']}", file=sys.stderr)
         if n.get("reload_error"):
             print(f"{n.get('node_id')}: edited config file not applied: {n['reload_error']}",
                   file=sys.stderr)

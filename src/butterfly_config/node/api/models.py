@@ -100,6 +100,8 @@ class NodeStatus(BaseModel):
     restart_required: list[str] = Field(default_factory=list)
     reload_error: str = Field(
         default="", description="why the node's edited config file was not applied (hot reload)")
+    not_ready: str = Field(
+        default="", description="why the node is not ready (in the answering node's own entry)")
 
 
 class ClusterStatus(BaseModel):
