@@ -277,11 +277,27 @@ class Replica:
             + self._params.scaled(self._params.pre_prepare_timeout_ms),
             outcome_deadline_ms=self._now + self._outcome_timeout(),
         )
-        if self.coordinator == self._id:
+        if not self._established:
+            self._send_to_all(request_id)
+        elif self.coordinator == self._id:
             self._on_client_request(request)
         else:
             self._send(self.coordinator, self._forward_message(request))
         self._drain()
+
+    def _send_to_all(self, request_id: str) -> None:
+        """Forward an own request to every member, as PBFT does with a request the
+        coordinator ignores.
+
+        Done at once by a member in a view change: it cannot tell which coordinator
+        will get a ballot established next; it may be its peers' current one (a
+        member alone in a higher view votes in no lower ballot, but its peers'
+        coordinator can still get its request agreed, and the FINALIZE reaches it
+        all the same). If this member coordinates the view it waits for, the request
+        stays in `_own`, which it proposes once the view is established. Sent again
+        at the forward deadline, in case this copy is lost.
+        """
+        self._broadcast(self._forward_message(self._own[request_id].request))
 
     def step(self, message: Message) -> None:
         """Handle one message from a peer (its signature is checked here, or, for the
@@ -606,10 +622,17 @@ class Replica:
         self._send(request.origin, self._sign(refuse))
 
     def _on_refuse(self, message: Refuse) -> None:
-        if message.sender != self.coordinator:
+        if message.sender != self.coordinator and not self._refusal_while_changing(message):
             return
         if self._own.pop(message.request_id, None) is not None:
             self._events.append(ProposalRefused(message.request_id, message.kind, message.reason))
+
+    def _refusal_while_changing(self, message: Refuse) -> bool:
+        """A refusal this member, in a view change, takes from the coordinator of the
+        sender's own view: its request went to every member (`_send_to_all`), and the
+        coordinator its peers follow may be one it has left behind."""
+        return not self._established and message.sender == self._params.coordinator_of(
+            message.view)
 
     def _on_client_request(self, request: ClientRequest) -> None:
         """Coordinator: accept one client request at a time."""
