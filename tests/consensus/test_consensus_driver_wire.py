@@ -29,7 +29,7 @@ def test_a_broadcast_is_encoded_once_and_every_peer_gets_the_same_bytes(
 
     monkeypatch.setattr(agreement, "encode_message", counting_encode)
     driver = agreement.ConsensusDriver(
-        replica, persist=lambda _c, _s: None, send=lambda to, data: sent.append((to, data)),
+        replica, persist=lambda _c, _s, _o: None, send=lambda to, data: sent.append((to, data)),
         apply=lambda _d: None, on_event=lambda _e: None)
 
     async def propose() -> None:

@@ -32,6 +32,19 @@ from butterfly_config.consensus.state import (
 log = logging.getLogger("butterfly.agreement")
 
 
+Persist = Callable[[tuple[Decided, ...], HardState | None, tuple[ProposalCommitted, ...]], None]
+"""persist(committed, hard_state, own_commits): make the batch durable before it is sent.
+
+`own_commits` are the batch's ProposalCommitted events: which of `committed`
+this node originated. Their audit records belong in the revisions' own
+transaction, whether or not a client still waits for them."""
+
+
+def new_request_id(action: str) -> str:
+    """A fresh request id; its prefix names the action (see manager.action_of)."""
+    return f"{action}-{uuid.uuid4().hex[:16]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a proposal ended, as the proposing node learns it."""
@@ -56,7 +69,7 @@ class ConsensusDriver:
     """Feeds the replica and carries out its Ready batches."""
 
     replica: Replica
-    persist: Callable[[tuple[Decided, ...], HardState | None], None]
+    persist: Persist
     send: Callable[[str, bytes], None]
     apply: Callable[[Decided], None]
     on_event: Callable[[Event], None]
@@ -89,14 +102,18 @@ class ConsensusDriver:
         self.flush()
 
     def propose(
-        self, document: bytes, *, initiator: str, action: str, revision: int | None = None
+        self, document: bytes, *, initiator: str, action: str, revision: int | None = None,
+        request_id: str | None = None,
     ) -> asyncio.Future[Outcome]:
         """Start a cluster-wide change; the future resolves when it commits or ends.
 
         `revision`: the one the change must become (one past the head it was built
         on); the coordinator refuses it as `stale` when its head is another.
+        `request_id`: the caller's (from `new_request_id`) when it tracks the
+        request beyond the future, e.g. to audit a commit that comes after it
+        answered its client.
         """
-        request_id = f"{action}-{uuid.uuid4().hex[:16]}"
+        request_id = request_id or new_request_id(action)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         self.replica.propose(request_id, document, initiator, revision)
@@ -121,7 +138,8 @@ class ConsensusDriver:
         if state is not None and state == self._durable:
             state = None
         if ready.committed or state is not None:
-            self.persist(ready.committed, state)
+            own = tuple(e for e in ready.events if isinstance(e, ProposalCommitted))
+            self.persist(ready.committed, state, own)
             self.stats.persisted_revisions += len(ready.committed)
             if state is not None:
                 self._durable = state

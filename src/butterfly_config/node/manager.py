@@ -33,7 +33,7 @@ from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEn
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.history.store import is_revision_number, revision_number
 from butterfly_config.node import changes, document_reading, documents
-from butterfly_config.node.agreement import ConsensusDriver, Outcome
+from butterfly_config.node.agreement import ConsensusDriver, Outcome, new_request_id
 from butterfly_config.node.mirror_writer import MirrorWriter
 from butterfly_config.node.service import (
     Action,
@@ -100,6 +100,24 @@ class ReloadStatus:
     last_error: str = ""
 
 
+@dataclass
+class ProposedUpdate:
+    """A cluster update this node proposed for a client, remembered until its revision
+    is decided: an update reported as aborted or timed out may still commit later
+    (docs/consensus.md "Aborts"), and its audit record must then say so."""
+
+    actor: str
+    action: Action
+    paths: tuple[str, ...]
+    revision: int
+    told: dict[str, Any] | None = None
+    """What the client was answered if not a success: status, outcome, message."""
+
+
+PROPOSED_KEPT = 64
+"""Proposed updates remembered at most (the oldest are forgotten first): a commit of a
+forgotten one is still audited, from its entry, without what its client was told."""
+
 STALE_RETRIES = 3
 STALE_CATCH_UP_S = 1.0
 """After a stale refusal: how long to wait for this node to apply what it lacked."""
@@ -160,8 +178,8 @@ class ConfigManager:
         # document -> (revision it was built for, the configuration this node would run):
         # built once per proposal, reused by the veto check and by apply.
         self._prepared: dict[bytes, tuple[int, ButterflyConfig]] = {}
-        # audit records of this node's proposals, written with the revision if it commits
-        self._commit_audits: dict[bytes, AuditNote] = {}
+        # request id -> what this node proposed and answered, for the audit of its commit
+        self._proposed: dict[str, ProposedUpdate] = {}
         self._mirror_writer = MirrorWriter()
 
     # -- wiring ---------------------------------------------------------------
@@ -516,41 +534,58 @@ class ConfigManager:
                 raise UpdateRefused(status, reason)
         async with self._update_lock:
             started = time.monotonic()
-            self._commit_audits[document] = AuditNote(
-                identity.subject, action, "committed", {"paths": list(changed)})
+            request_id = new_request_id(action)
+            self._remember_proposed(request_id, ProposedUpdate(
+                identity.subject, action, changed, base + 1))
+            future = self._driver.propose(document, initiator=identity.subject, action=action,
+                                          revision=base + 1, request_id=request_id)
+            if built_here:  # after the request's frame is written (callbacks run in order)
+                asyncio.get_running_loop().call_soon(
+                    documents.check_cluster_document, document, head)
             try:
-                future = self._driver.propose(document, initiator=identity.subject,
-                                              action=action, revision=base + 1)
-                if built_here:  # after the request's frame is written (callbacks run in order)
-                    asyncio.get_running_loop().call_soon(
-                        documents.check_cluster_document, document, head)
-                try:
-                    outcome = await asyncio.wait_for(asyncio.shield(future),
-                                                     self.decision_timeout_s)
-                except TimeoutError:
-                    self._driver.forget(future)
-                    self.audit(identity.subject, action, "timeout", {})
-                    self.metrics_hook("update", "timeout")
-                    raise UpdateRefused(
-                        503, "no decision in time (no quorum or consensus timeout); nothing "
-                             "applied now, but the update may still commit once enough members "
-                             "answer - check the history before retrying"
-                    ) from None
-            finally:
-                unwritten = self._commit_audits.pop(document, None)
+                outcome = await asyncio.wait_for(asyncio.shield(future), self.decision_timeout_s)
+            except TimeoutError:
+                self._driver.forget(future)
+                # decided in the very iteration the wait ran out: that is the answer
+                outcome = future.result() if future.done() else self._timed_out()
             self.metrics_hook("phase", ("agreement", time.monotonic() - started))
-        return self._outcome_result(outcome, identity, action, changed,
-                                    audited=unwritten is None)
+        return self._outcome_result(outcome, identity, action, changed, request_id)
 
-    def commit_audit(self, decided: Decided) -> AuditNote | None:
-        """The audit record of a change this node proposed, to be stored with its revision
-        (one transaction, so the reply to the operator waits for one fsync, not two)."""
+    def _timed_out(self) -> Outcome:
+        return Outcome(False, kind="timeout", reason=(
+            f"no outcome within {self.decision_timeout_s:g} s (no quorum or consensus timeout)"))
+
+    def _remember_proposed(self, request_id: str, update: ProposedUpdate) -> None:
+        while len(self._proposed) >= PROPOSED_KEPT:
+            del self._proposed[next(iter(self._proposed))]
+        self._proposed[request_id] = update
+
+    def commit_audit(self, decided: Decided, previous_document: bytes | None) -> AuditNote:
+        """The audit record of a revision this node originated (a ProposalCommitted), to be
+        stored with the revision: one transaction, so a waiting client's reply waits for one
+        fsync, not two.
+
+        Also when its client was told it had not committed (aborted, timed out): the
+        protocol may still finish such an update, and the audit log must not contradict
+        the history. An origin that no longer knows the request (restarted since)
+        builds the record from the entry.
+        """
         entry = decided.entry
-        note = self._commit_audits.get(entry.document)
-        if note is None or entry.origin != self.node_id or entry.initiator != note.actor:
-            return None
-        del self._commit_audits[entry.document]
-        return dataclasses.replace(note, detail={**note.detail, "revision": entry.revision})
+        update = self._proposed.pop(entry.request_id, None)
+        if update is None:
+            paths = tuple(c.path for c in changed_leaves(previous_document, entry.document))
+            update = ProposedUpdate(entry.initiator, action_of(entry.request_id), paths,
+                                    entry.revision)
+        detail: dict[str, Any] = {"revision": entry.revision, "paths": list(update.paths),
+                                  "request_id": entry.request_id}
+        if update.told is not None:
+            detail["client_told"] = update.told
+            detail["note"] = ("committed after its client was told it had not; the client "
+                              "may have sent it again")
+            log.warning("revision %d commits request %s, whose client was told %d: %s",
+                        entry.revision, entry.request_id, update.told["status"],
+                        update.told["message"])
+        return AuditNote(update.actor, update.action, "committed", detail)
 
     def _outcome_result(
         self,
@@ -558,40 +593,56 @@ class ConfigManager:
         identity: Identity,
         action: Action,
         changed: tuple[str, ...],
-        *,
-        audited: bool = False,
+        request_id: str,
     ) -> UpdateResult:
+        """The client's answer. A commit was audited with its revision (`commit_audit`);
+        anything else is audited here and remembered, in case it still commits."""
         if outcome.committed:
             self.metrics_hook("update", "committed")
-            if not audited:  # committed without passing through this node's store write
-                self.audit(identity.subject, action, "committed",
-                           {"revision": outcome.revision, "paths": list(changed)})
             return self._result(scope="cluster", changed=changed)
-        detail = {"kind": outcome.kind, "reason": outcome.reason,
-                  "rejected_by": list(outcome.rejected_by)}
-        self.audit(identity.subject, action, outcome.kind or "aborted", detail)
-        self.metrics_hook("update", outcome.kind or "aborted")
+        kind = outcome.kind or "aborted"
+        refusal = self._refusal(outcome, request_id)
+        update = self._proposed.get(request_id)
+        if update is not None:
+            update.told = {"status": refusal.status, "outcome": kind, "message": refusal.message}
+        detail = {"reason": outcome.reason, "rejected_by": list(outcome.rejected_by),
+                  "request_id": request_id}
+        self.audit(identity.subject, action, kind, detail)
+        self.metrics_hook("update", kind)
+        raise refusal
+
+    def _refusal(self, outcome: Outcome, request_id: str) -> UpdateRefused:
+        """The HTTP refusal for an update that did not commit (now)."""
         if outcome.kind == "busy":
-            raise UpdateRefused(409, f"the coordinator is busy: {outcome.reason}; retry shortly")
+            return UpdateRefused(409, f"the coordinator is busy: {outcome.reason}; retry shortly")
         if outcome.kind == "invalid":
-            raise UpdateRefused(400, f"refused by the coordinator: {outcome.reason}")
+            return UpdateRefused(400, f"refused by the coordinator: {outcome.reason}")
         if outcome.kind == "veto":
-            raise UpdateRefused(
+            return UpdateRefused(
                 409, f"update aborted by the coordinator: {outcome.reason}; nothing applied")
         if outcome.kind == "not_ready":
-            raise UpdateRefused(503, f"no established coordinator: {outcome.reason}")
+            return UpdateRefused(503, f"no established coordinator: {outcome.reason}")
         if outcome.kind == "stale":
-            raise StaleBase(409, f"the configuration changed while this update was being "
-                                 f"agreed ({outcome.reason}); nothing applied - retry")
+            return StaleBase(409, f"the configuration changed while this update was being "
+                                  f"agreed ({outcome.reason}); nothing applied - retry")
         if not outcome.rejected_by:
             # Nobody refused it: a timeout or a lost quorum. Some members may have voted for
             # it, and the protocol may have to finish it once they are back.
-            raise UpdateRefused(
-                503, f"no decision: {outcome.reason}; nothing applied now, but the update may "
-                     "still commit once enough members answer - check the history before "
-                     "retrying")
+            return UpdateRefused(503, self._undecided_message(outcome.reason, request_id),
+                                 request_id=request_id)
         who = ", ".join(outcome.rejected_by)
-        raise UpdateRefused(409, f"update aborted by {who}: {outcome.reason}; nothing applied")
+        return UpdateRefused(409, f"update aborted by {who}: {outcome.reason}; nothing applied")
+
+    def _undecided_message(self, reason: str, request_id: str) -> str:
+        """A 503 that tells the operator how to learn whether the update commits later."""
+        pending = self._revision + 1
+        return (f"no decision: {reason}; nothing applied now, but the update may still commit "
+                f"once enough members answer. Its request id is {request_id}: if it commits, "
+                f"it is revision {pending}, listed with that request_id by `butterfly config "
+                f"history --format json` (GET /api/v1/config/history), and this node's audit "
+                f"log records it as committed; GET /api/v1/config/watch?after={pending - 1} "
+                f"returns once revision {pending} is committed (this update or another). "
+                "Check before retrying")
 
     def _local_veto(
         self, candidate: ButterflyConfig, paths: list[str], identity: Identity, action: Action
@@ -670,6 +721,7 @@ class ConfigManager:
                 self._base, entry.document, self._local, entry.revision
             )
         self._prepared.clear()
+        self._forget_proposed(entry.revision)
         self._head_document = entry.document
         self._revision = entry.revision
         self._applied_at = self._clock()
@@ -691,6 +743,13 @@ class ConfigManager:
         log.info("applied revision %d (%s): %s", entry.revision, entry.doc_hash[:12],
                  changed or "no option changed")
         self.subscribers.notify(old, new)
+
+    def _forget_proposed(self, revision: int) -> None:
+        """Requests meant to become `revision` or earlier: decided now, and not as
+        theirs (their own commit's audit took them already), so they never will be."""
+        for request_id, update in list(self._proposed.items()):
+            if update.revision <= revision:
+                del self._proposed[request_id]
 
     def _swap(self, new: ButterflyConfig) -> None:
         self._current = new
@@ -745,6 +804,7 @@ class ConfigManager:
                 "version": e.config_version,
                 "changes": [{"path": x.path, "old": x.old, "new": x.new} for x in e.changes],
                 "certified": e.certificate is not None,
+                "request_id": e.request_id,
             }
             for e in self._store.list_revisions(limit)
         ]

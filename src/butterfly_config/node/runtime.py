@@ -46,6 +46,7 @@ from butterfly_config.consensus.state import (
     Event,
     EvidenceFound,
     HardState,
+    ProposalCommitted,
     ReputationChanged,
     Verdict,
     ViewChanged,
@@ -447,25 +448,30 @@ class NodeRuntime:
         if self._stop is not None:
             self._stop.set()
 
-    def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
-        """Revisions and the hard state, durable before any message of the batch is sent."""
+    def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None,
+                 own: tuple[ProposalCommitted, ...]) -> None:
+        """Revisions, the hard state and the audit records of this node's own commits
+        (`own`), durable before any message of the batch is sent."""
         try:
-            self._persist_batch(committed, hard_state)
+            self._persist_batch(committed, hard_state, own)
         except HistoryError as exc:
             self._store_failed(exc)
             raise  # the batch's messages are not sent and its decisions not applied
 
-    def _persist_batch(self, committed: tuple[Decided, ...], hard_state: HardState | None) -> None:
+    def _persist_batch(self, committed: tuple[Decided, ...], hard_state: HardState | None,
+                       own: tuple[ProposalCommitted, ...]) -> None:
         state = encode_hard_state(hard_state) if hard_state is not None else None
         head = self.store.head() if committed else None  # a vote alone needs no read
         fresh = [d for d in committed if head is None or d.entry.revision > head[0]]
         previous = self.manager.head_document
+        mine = {event.revision for event in own}
         carried = False
         for index, decided in enumerate(fresh):
             carry = state if index == len(fresh) - 1 else None
+            audit = (self.manager.commit_audit(decided, previous)
+                     if decided.entry.revision in mine else None)
             self.store.append_revision(self.manager.revision_entry(decided, previous),
-                                       consensus_state=carry,
-                                       audit=self.manager.commit_audit(decided))
+                                       consensus_state=carry, audit=audit)
             previous = decided.entry.document
             carried = carry is not None
         if state is not None and not carried:

@@ -82,12 +82,15 @@ class UpdateRefused(Exception):
         errors: list[ConfigIssue] | None = None,
         *,
         restart_required: list[str] | None = None,
+        request_id: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = list(errors or [])
         self.restart_required = list(restart_required or [])
+        self.request_id = request_id
+        """Set when the update is undecided (it may still commit): its id in the history."""
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -97,6 +100,8 @@ class UpdateRefused(Exception):
         }
         if self.restart_required:
             body["restart_required"] = self.restart_required
+        if self.request_id:
+            body["request_id"] = self.request_id
         return body
 
 

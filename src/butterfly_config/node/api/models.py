@@ -25,6 +25,9 @@ class ErrorResponse(BaseModel):
     message: str
     errors: list[Issue] = Field(default_factory=list)
     restart_required: list[str] | None = None
+    request_id: str | None = Field(
+        default=None, description="on a 503 whose update may still commit: its request id, "
+                                  "as the history will list it if it does")
 
 
 class UpdateResponse(BaseModel):
