@@ -204,6 +204,22 @@ def test_without_a_quorum_an_update_is_503_and_the_cluster_agrees_afterwards(
                     if e["revision"] > before), key=lambda e: e["revision"])
     assert [c["new"] for e in newer for c in e["changes"]] in ([1], [9, 1])
     assert revision == before + len(newer)
+    # The origin's audit log agrees with the history: each of these revisions is its
+    # own request, recorded as committed there, the first one (if it committed late)
+    # with what its client had been told.
+    match = re.search(r"request id is (\S+):", refused.value.message)
+    assert match is not None, refused.value.message
+    assert [e["request_id"] for e in newer][:-1] in ([], [match.group(1)])
+    audited = {r["detail"]["revision"]: r for r in cluster.audit(origin)
+               if r["outcome"] == "committed" and "revision" in r["detail"]}
+    for entry in newer:
+        record = audited[entry["revision"]]
+        assert record["detail"]["request_id"] == entry["request_id"]
+        assert record["detail"]["paths"] == ["network.compression.level"]
+        late = entry["request_id"] == match.group(1)
+        assert ("client_told" in record["detail"]) == late
+        if late:
+            assert record["detail"]["client_told"]["status"] == 503
 
 
 def test_a_node_whose_store_was_deleted_rebuilds_from_peers(cluster: LocalCluster) -> None:
