@@ -119,3 +119,26 @@ def test_a_commit_of_an_own_request_the_node_no_longer_tracks_is_audited(
             assert record.detail["paths"] == [LEVEL]
 
     asyncio.run(body())
+
+
+def test_a_503_at_a_node_in_a_view_change_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member alone in a higher view waits for its peers' coordinator: the answer says
+    why no decision came and where an update is agreed sooner."""
+
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            manager = node.manager
+            monkeypatch.setattr(node.runtime.driver, "propose", answered(None, []))
+            manager.status_provider = lambda: {"view": 4, "coordinator": "node-0",
+                                               "established": False}
+            manager.decision_timeout_s = 0.05
+            with pytest.raises(UpdateRefused) as refused:
+                await manager.patch([PatchOperation("set", LEVEL, 2)],
+                                    identity=Identity("dev-admin"))
+            assert refused.value.status == 503
+            message = refused.value.message
+            assert "in a view change to view 4 that its peers have not completed" in message
+            assert "busy" not in message
+
+    asyncio.run(body())

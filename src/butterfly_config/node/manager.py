@@ -642,7 +642,20 @@ class ConfigManager:
                 f"history --format json` (GET /api/v1/config/history), and this node's audit "
                 f"log records it as committed; GET /api/v1/config/watch?after={pending - 1} "
                 f"returns once revision {pending} is committed (this update or another). "
-                "Check before retrying")
+                f"Check before retrying{self._view_change_note()}")
+
+    def _view_change_note(self) -> str:
+        """Why no decision came, when this node is in a view change: it may be alone in a
+        view its peers never joined (it votes in no lower view), so another node may
+        answer sooner."""
+        status = self.status_provider()
+        if status.get("established", True):
+            return ""
+        return (f". This node is in a view change to view {status.get('view')} that its "
+                "peers have not completed, so it votes in no update until they join or it "
+                "rejoins them; it sent the update to every member, and the coordinator its "
+                "peers follow can still get it agreed. `butterfly cluster status` on another "
+                "node shows their view; sending updates to one of them avoids the wait")
 
     def _local_veto(
         self, candidate: ButterflyConfig, paths: list[str], identity: Identity, action: Action
