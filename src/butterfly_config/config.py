@@ -116,6 +116,46 @@ def _rule_runs(
         model, _context(settings), previous=previous, changed=changed)
 
 
+def _rules_around(
+    values: dict[str, Any], schema_issues: list[tuple[str, ConfigIssue]], settings: LoadSettings
+) -> list[ConfigIssue]:
+    """The rules' issues on a document the schema refused, so one pass reports everything.
+
+    Each refused value is put back to its default and the rules run on the
+    result; the issues of a rule that read a refused option are dropped (it
+    would judge a value nobody wrote). An unknown key is only left out: it
+    makes no option invalid. The valid path never comes here, so it costs
+    nothing there.
+    """
+    trimmed: Any = values
+    invalid: set[str] = set()
+    for leaf, issue in schema_issues:
+        if not leaf:
+            return []  # the document as a whole is wrong: no rule has valid inputs
+        trimmed = _without(trimmed, leaf.split("."))
+        if not (issue.rule == "unknown-key" and issue.path == leaf):
+            invalid.add(leaf)
+    try:
+        stand_in = ConfigModel.model_validate(trimmed)
+    except ValidationError:
+        return []  # a value the defaults cannot stand in for: report the schema's issues only
+    return ConfigValidator().validate_around(stand_in, _context(settings), frozenset(invalid))
+
+
+def _without(document: Any, keys: list[str]) -> Any:
+    """`document` without the value at `keys` (copied along the path: the merged
+    document's tables may be shared with the layers)."""
+    head, *rest = keys
+    if not isinstance(document, dict) or head not in document:
+        return document
+    copy = dict(document)
+    if rest:
+        copy[head] = _without(document[head], rest)
+    else:
+        del copy[head]
+    return copy
+
+
 @functools.lru_cache(maxsize=16)
 def _context(settings: LoadSettings) -> ValidationContext:
     """The rules' context for `settings` (both immutable: one per settings, not per build)."""
@@ -138,12 +178,14 @@ def build_config(
     source_issues = list(issues)  # each source already said where it came from
     found: list[ConfigIssue] = []
     model: ConfigModel | None = None
+    runs: tuple[RuleRun, ...] = ()
     try:
         model = ConfigModel.model_validate(values)
     except ValidationError as exc:
-        found.extend(issue for _, issue in model_issues(exc))
-    runs: tuple[RuleRun, ...] = ()
-    if model is not None:
+        schema_issues = model_issues(exc)
+        found.extend(issue for _, issue in schema_issues)
+        found.extend(_rules_around(values, schema_issues, settings))
+    else:
         runs = _rule_runs(model, settings)
         found.extend(issues_of(runs))
     errors = [i for i in (*source_issues, *found) if i.severity == "error"]

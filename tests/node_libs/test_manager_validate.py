@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from reload_helpers import node_file, running_node
 
-from butterfly_config.node.service import Identity, UpdateRefused
+from butterfly_config.node.service import Identity, PatchOperation, UpdateRefused
 
 ADMIN = Identity("admin")
 
@@ -72,5 +72,78 @@ def test_an_invalid_document_still_names_the_static_options_it_changes(tmp_path:
             assert not report.valid
             assert [e.path for e in report.errors] == ["network.compression.level"]
             assert "security.tls.enabled" in _static_warnings(report.warnings)
+
+    asyncio.run(body())
+
+
+FIVE_TYPE_ERRORS: dict[str, Any] = {
+    "network": {"bogus_key": 1, "connection": {"max_connections": "many",
+                                               "keepalive_interval_ms": "often"}},
+    "partition": {"strategy": 42},
+    "scheduling": {"policy": 42},
+    "observability": {"logging": {"level": 7}},
+}
+
+
+def test_an_unknown_key_does_not_hide_the_documents_other_errors(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            report = node.manager.validate_document(FIVE_TYPE_ERRORS)
+            assert not report.valid
+            assert [(e.rule, e.path) for e in report.errors] == [
+                ("unknown-key", "network.bogus_key"),
+                ("type", "network.connection.max_connections"),
+                ("type", "network.connection.keepalive_interval_ms"),
+                ("type", "partition.strategy"),
+                ("type", "scheduling.policy"),
+                ("type", "observability.logging.level"),
+            ]
+
+    asyncio.run(body())
+
+
+def test_an_unknown_key_alone_makes_a_document_invalid(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            document = node.manager.config.to_dict()
+            document["network"]["bogus_key"] = 1
+            report = node.manager.validate_document(document)
+            assert not report.valid
+            assert [(e.rule, e.path) for e in report.errors] == [
+                ("unknown-key", "network.bogus_key")]
+
+    asyncio.run(body())
+
+
+def test_a_patch_with_an_unknown_path_lists_its_other_errors_too(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            before = node.manager.revision
+            with pytest.raises(UpdateRefused) as refused:
+                await node.manager.patch(
+                    [PatchOperation("set", "nope.x", 1),
+                     PatchOperation("set", "scheduling.policy", 42),
+                     PatchOperation("set", "observability.logging.level", 7)],
+                    identity=ADMIN)
+            assert refused.value.status == 400
+            assert [(e.rule, e.path) for e in refused.value.errors] == [
+                ("unknown-key", "nope.x"),
+                ("type", "scheduling.policy"),
+                ("type", "observability.logging.level"),
+            ]
+            assert node.manager.revision == before
+
+    asyncio.run(body())
+
+
+def test_a_patch_with_an_unknown_path_and_a_static_option_is_still_409(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            with pytest.raises(UpdateRefused) as refused:
+                await node.manager.patch(
+                    [PatchOperation("set", "nope.x", 1),
+                     PatchOperation("set", "byzantine.f_value", 2)], identity=ADMIN)
+            assert refused.value.status == 409
+            assert refused.value.restart_required == ["byzantine.f_value"]
 
     asyncio.run(body())

@@ -255,11 +255,10 @@ class ConfigManager:
         A valid document that changes static options is still valid (a file and a
         restart can carry it), but proposing it is refused with 409: each such
         option is reported as a warning, so a pre-flight check does not promise
-        an update the node will refuse.
+        an update the node will refuse. Unknown keys are errors, reported with
+        every issue of the options the document does name (one pass shows all).
         """
-        values, issues = changes.document_values(document)
-        if issues:
-            return ValidationReport(False, issues, [])
+        values, unknown = changes.document_values(document)
         static = sorted(changes.plan(values, self._current).static)
         restart = [_needs_restart(path) for path in static]
         try:
@@ -267,8 +266,8 @@ class ConfigManager:
         except ConfigError as exc:
             errors = [i for i in exc.errors if i.severity == "error"]
             warnings = [i for i in exc.errors if i.severity == "warning"]
-            return ValidationReport(False, errors, [*restart, *warnings])
-        return ValidationReport(True, [], [*restart, *candidate.warnings])
+            return ValidationReport(False, [*unknown, *errors], [*restart, *warnings])
+        return ValidationReport(not unknown, unknown, [*restart, *candidate.warnings])
 
     # -- updates --------------------------------------------------------------
     async def update_document(
@@ -451,7 +450,8 @@ class ConfigManager:
             )
         if issues:
             self.metrics_hook("update", "invalid")
-            raise UpdateRefused(400, "the request names unknown options or is malformed", issues)
+            raise UpdateRefused(400, "the request names unknown options or is malformed",
+                                [*issues, *self._errors_of(plan)])
         if plan.empty:
             return self._result(scope="cluster", changed=())
         validate_started = time.monotonic()
@@ -479,6 +479,17 @@ class ConfigManager:
                 result, changed_paths=tuple(sorted({*result.changed_paths, *local.changed_paths})))
         assert result is not None
         return result
+
+    def _errors_of(self, plan: changes.ChangePlan) -> list[ConfigIssue]:
+        """The errors the rest of a malformed request would meet, so that one answer
+        lists every problem of the request, not only its unknown paths."""
+        if plan.empty:
+            return []
+        try:
+            self._candidate(plan.cluster, plan.local)
+        except ConfigError as exc:
+            return [issue for issue in exc.errors if issue.severity == "error"]
+        return []
 
     def _candidate(self, cluster: dict[str, Any], local: dict[str, Any]) -> ButterflyConfig:
         """The configuration an update would give this node.

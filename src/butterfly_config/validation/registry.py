@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
+from pydantic import BaseModel
+
 from butterfly_config.errors import ConfigIssue
 from butterfly_config.schema.root import SECTION_NAMES
 
@@ -134,6 +136,24 @@ class ConfigValidator:
             issues.extend(_run_rule(rule, config, context))
         return issues
 
+    def validate_around(
+        self, config: ConfigModel, ctx: ValidationContext, invalid: frozenset[str]
+    ) -> list[ConfigIssue]:
+        """Every issue of the rules that read none of the option paths `invalid`.
+
+        For a document whose values did not all pass the schema: `config` is
+        the document with those values back at their defaults. A rule that read
+        one of them would judge a value the operator never wrote, so its issues
+        are dropped; every other rule still reports, and one pass shows all.
+        """
+        issues: list[ConfigIssue] = []
+        for rule in self.rules:
+            read: set[str] = set()
+            found = _run_rule(rule, _PathReads(config, "", read), ctx)  # type: ignore[arg-type]
+            if not any(_overlaps(path, bad) for path in read for bad in invalid):
+                issues.extend(found)
+        return issues
+
     def validate_runs(
         self,
         config: ConfigModel,
@@ -211,6 +231,42 @@ class _ModelReads:
         else:  # a method or attribute of the whole model: anything may have been read
             self.everything = True
         return getattr(self._model, name)
+
+
+class _PathReads:
+    """A configuration or one of its sections as a rule sees it, noting each option it reads.
+
+    Finer than `_ModelReads` and slower, so used only on documents with invalid
+    values, where a rule's result counts only if it read none of them.
+    """
+
+    __slots__ = ("_model", "_prefix", "_read")
+
+    def __init__(self, model: BaseModel, prefix: str, read: set[str]) -> None:
+        self._model = model
+        self._prefix = prefix
+        self._read = read
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() in a plug-in rule sees the real model
+        return type(self._model)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._model, name)
+        if name not in type(self._model).model_fields:
+            self._read.add(self._prefix)  # a method of the section: it may read all of it
+            return value
+        path = f"{self._prefix}.{name}" if self._prefix else name
+        if isinstance(value, BaseModel):
+            return _PathReads(value, path, self._read)
+        self._read.add(path)
+        return value
+
+
+def _overlaps(read: str, invalid: str) -> bool:
+    """Whether reading `read` (an option, or a whole section) reads option `invalid`."""
+    return (not read or read == invalid or invalid.startswith(read + ".")
+            or read.startswith(invalid + "."))
 
 
 _READINGS: dict[frozenset[str], frozenset[str]] = {}
