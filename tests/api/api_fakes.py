@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import time
 from typing import Any, Literal
 
@@ -239,8 +240,13 @@ class FakeConfigService:
         if target is None:  # as the node's store words it (HistoryStore.find_revision)
             raise UpdateRefused(400, f"no revision matches {version!r}\n"
                                      "  hint: `butterfly config history` lists them")
+        carrying = [e["revision"] for e in self._history if e["config_version"] == version]
+        note = "" if len(carrying) < 2 else (  # as HistoryStore.resolve_version words it
+            f"config_version {version!r} is carried by {len(carrying)} revisions "
+            f"({min(carrying)} to {max(carrying)}): it names the newest, revision "
+            f"{max(carrying)}")
         result = self._commit(dict(target["_leaves"]), identity, "rollback")
-        return result
+        return dataclasses.replace(result, target_revision=target["revision"], note=note)
 
     async def sync(self) -> dict[str, Any]:
         self.sync_calls += 1
@@ -335,11 +341,11 @@ class FakeConfigService:
     def _find(self, version: str) -> dict[str, Any] | None:
         if version.isascii() and version.isdigit():  # a revision number only
             return next((e for e in self._history if e["revision"] == int(version)), None)
-        for entry in reversed(self._history):
-            if len(version) >= 4 and entry["cluster_hash"].startswith(version):
+        for entry in reversed(self._history):  # the newest carrying it, as the node does
+            if entry["config_version"] == version:
                 return entry
         for entry in reversed(self._history):
-            if entry["config_version"] == version:
+            if len(version) >= 4 and entry["cluster_hash"].startswith(version):
                 return entry
         return None
 

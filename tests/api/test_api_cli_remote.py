@@ -145,6 +145,18 @@ def test_rollback_and_sync(server: ThreadedServer, service: FakeConfigService,
     assert service.sync_calls == 1
 
 
+def test_rollback_by_a_shared_config_version_says_which_revision_it_took(
+        server: ThreadedServer, service: FakeConfigService,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run(server, "config", "update", "--key", "scheduling.policy", "--value", "custom")
+    capsys.readouterr()
+    assert run(server, "config", "rollback", "--version", "1.0.0") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("note: config_version '1.0.0' is carried by 2 revisions")
+    assert out[0].endswith("it names the newest, revision 1")
+    assert out[1].startswith("rolled back to 1.0.0 (revision 1): committed revision 2 ")
+
+
 def test_export_writes_the_toml_atomically(server: ThreadedServer, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "current.toml"

@@ -265,12 +265,26 @@ def test_find_revision_forms(store: HistoryStore) -> None:
         store.find_revision("9.9.9")
 
 
-def test_find_revision_ambiguous_config_version(store: HistoryStore) -> None:
+def test_a_config_version_several_revisions_carry_names_the_newest(store: HistoryStore) -> None:
+    # config_version is static-critical: a running cluster's revisions all carry one
     commit(store, 0, version="2.0")
     commit(store, 1, version="2.0")  # same version label, different content
-    with pytest.raises(AmbiguousVersion) as info:
-        store.find_revision("2.0")
-    assert [c.split(" (")[0] for c in info.value.candidates] == ["revision 1", "revision 0"]
+    newest = commit(store, 2, version="2.0")
+    commit(store, 3, version="3.0")
+    match = store.resolve_version("2.0")
+    assert match.entry == newest
+    assert match.note == ("config_version '2.0' is carried by 3 revisions (0 to 2): "
+                          "it names the newest, revision 2")
+    assert store.find_revision("2.0") == newest
+    assert store.resolve_version("3.0").note == ""  # one revision: exact, nothing to say
+
+
+def test_a_revision_number_and_a_hash_prefix_stay_exact(store: HistoryStore) -> None:
+    entries = [commit(store, n, version="2.0") for n in range(3)]
+    assert store.resolve_version("1").entry == entries[1]
+    assert store.resolve_version("1").note == ""
+    match = store.resolve_version(entries[0].doc_hash[:8])
+    assert (match.entry, match.note) == (entries[0], "")
 
 
 def test_find_revision_prefers_newest_of_equal_content(store: HistoryStore) -> None:

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from reload_helpers import node_file, running_node
 
-from butterfly_config.node.service import Identity, UpdateRefused
+from butterfly_config.node.service import Identity, PatchOperation, UpdateRefused
+
+ADMIN = Identity("admin")
+LEVEL = "network.compression.level"
 
 
 @pytest.mark.parametrize("spec", ["\u00b9", "\u0661", "\u00b2\u00b3", "no-such-version",
@@ -24,5 +27,41 @@ def test_a_target_that_is_no_revision_number_is_a_clear_400(tmp_path: Path, spec
                 await node.manager.rollback(spec, identity=Identity("admin"))
             assert refused.value.status == 400
             assert node.manager.revision == before
+
+    asyncio.run(body())
+
+
+def test_a_config_version_every_revision_carries_names_the_newest(tmp_path: Path) -> None:
+    """config_version is static-critical, so a running cluster's revisions all carry the
+    same one: naming it must not be "ambiguous" forever, it names the newest revision."""
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            manager = node.manager
+            version = manager.config.get_value("metadata.config_version")
+            await manager.patch([PatchOperation("set", LEVEL, 5)], identity=ADMIN)
+            await manager.patch([PatchOperation("set", LEVEL, 7)], identity=ADMIN)
+            head = manager.revision
+            result = await manager.rollback(version, identity=ADMIN)
+            assert result.target_revision == head
+            assert f"config_version {version!r} is carried by {head + 1} revisions (0 to " \
+                in result.note  # revision 0, the boot configuration, carries it too
+            assert f"names the newest, revision {head}" in result.note
+            assert result.as_dict()["note"] == result.note
+            assert manager.config.get_value(LEVEL) == 7  # the newest content, unchanged
+
+    asyncio.run(body())
+
+
+def test_a_revision_number_stays_exact_and_carries_no_note(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_node(node_file(tmp_path)) as node:
+            manager = node.manager
+            await manager.patch([PatchOperation("set", LEVEL, 5)], identity=ADMIN)
+            first = manager.revision
+            await manager.patch([PatchOperation("set", LEVEL, 7)], identity=ADMIN)
+            result = await manager.rollback(str(first), identity=ADMIN)
+            assert result.target_revision == first and result.note == ""
+            assert "note" not in result.as_dict()
+            assert manager.config.get_value(LEVEL) == 5
 
     asyncio.run(body())

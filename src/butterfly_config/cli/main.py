@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
              "commit a new revision equal to an earlier one")
     # dest differs from the top-level --version flag, which would otherwise be overwritten.
     p.add_argument("--version", dest="target_version", required=True,
-                   help="revision number, hash prefix or metadata.config_version")
+                   help="revision number, hash prefix or metadata.config_version "
+                        "(one that several revisions carry names the newest of them)")
     _add_remote_args(p)
 
     p = _cmd(csub, "sync", "butterfly_config.cli.remote:sync", "catch up from peers now")

@@ -237,7 +237,13 @@ def rollback(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(result)
     else:
-        print(f"rolled back to {args.target_version}: committed revision {result.get('revision')} "
+        if result.get("note"):
+            print(f"note: {result['note']}")
+        target = result.get("target_revision")
+        named = args.target_version
+        if target is not None and str(target) != named.strip():
+            named += f" (revision {target})"
+        print(f"rolled back to {named}: committed revision {result.get('revision')} "
               f"cluster_hash {result.get('cluster_hash')}")
     return 0
 

@@ -19,6 +19,7 @@ from butterfly_config.history.models import (
     Change,
     LocalChange,
     RevisionEntry,
+    VersionMatch,
 )
 from butterfly_config.history.store import HistoryStore, config_dir, default_digest
 
@@ -40,6 +41,7 @@ __all__ = [
     "MirrorCorrupt",
     "RevisionEntry",
     "RevisionNotFound",
+    "VersionMatch",
     "config_dir",
     "default_digest",
     "entry_digest",

@@ -28,7 +28,7 @@ class RevisionNotFound(UsageError):
 
 
 class AmbiguousVersion(UsageError):
-    """A hash prefix or config_version matches several different configurations."""
+    """A hash prefix matches several different configurations."""
 
     def __init__(self, spec: str, candidates: Sequence[str]) -> None:
         listing = "; ".join(candidates)

@@ -45,6 +45,16 @@ class RevisionEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionMatch:
+    """The revision an operator's version names, and how a name shared by several
+    revisions was settled (`note`, empty when the name was exact), so the answer can
+    say which one a rollback took."""
+
+    entry: RevisionEntry
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LocalChange:
     """A dynamic-local change of this node (numbered in the node's own sequence)."""
 

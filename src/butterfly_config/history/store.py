@@ -47,6 +47,7 @@ from butterfly_config.history.models import (
     JsonValue,
     LocalChange,
     RevisionEntry,
+    VersionMatch,
 )
 from butterfly_config.history.schema import migrate
 
@@ -441,12 +442,20 @@ class HistoryStore:
             cursor = int(rows[-1][0]) + 1
 
     def find_revision(self, spec: int | str) -> RevisionEntry:
+        """The revision `spec` names (see `resolve_version`)."""
+        return self.resolve_version(spec).entry
+
+    def resolve_version(self, spec: int | str) -> VersionMatch:
         """A revision by number, by cluster_hash prefix (>= 4 hex digits) or by config_version.
 
         Text of digits only is a revision number; other text is tried as an exact
-        `metadata.config_version`, then as a hash prefix. Several revisions with the
-        same content (a rollback repeats its target) count as one match and the
-        newest is returned.
+        `metadata.config_version`, then as a hash prefix. config_version is
+        static-critical, so every revision of a running cluster usually carries the
+        same one: a config_version shared by several revisions names the newest of
+        them, and the match's `note` says so. A number is exact; a hash prefix
+        matching several configurations is ambiguous (the candidates are listed),
+        while several revisions with the same content (a rollback repeats its
+        target) count as one match and the newest is returned.
         """
         text = spec.strip() if isinstance(spec, str) else str(spec)
         # All digits: a revision number and nothing else, so a mistyped number never
@@ -456,15 +465,14 @@ class HistoryStore:
             found = None if number is None else self.get_revision(number)
             if found is None:
                 raise self._not_found(text)
-            return found
-        with self._read() as conn:
-            matches = conn.execute(
-                "SELECT doc_hash, MAX(revision) FROM revisions WHERE config_version = ? "
-                "GROUP BY doc_hash ORDER BY 2 DESC",
-                (text,),
-            ).fetchall()
-            prefix = text.lower()
-            if not matches and len(prefix) >= _MIN_PREFIX and _is_hex(prefix):
+            return VersionMatch(found)
+        by_version = self._by_config_version(text)
+        if by_version is not None:
+            return by_version
+        prefix = text.lower()
+        matches: list[tuple[str, int]] = []
+        if len(prefix) >= _MIN_PREFIX and _is_hex(prefix):
+            with self._read() as conn:
                 matches = conn.execute(
                     "SELECT doc_hash, MAX(revision) FROM revisions WHERE doc_hash GLOB ? "
                     "GROUP BY doc_hash ORDER BY 2 DESC",
@@ -476,10 +484,31 @@ class HistoryStore:
             )
         if not matches:
             raise self._not_found(text)
-        result = self.get_revision(int(matches[0][1]))
-        if result is None:  # removed between the two reads by another thread
-            raise self._not_found(text)
-        return result
+        return VersionMatch(self._existing(int(matches[0][1]), text))
+
+    def _by_config_version(self, text: str) -> VersionMatch | None:
+        """The newest revision carrying config_version `text`, or None when none does."""
+        with self._read() as conn:
+            newest, count, oldest = conn.execute(
+                "SELECT MAX(revision), COUNT(*), MIN(revision) FROM revisions "
+                "WHERE config_version = ?",
+                (text,),
+            ).fetchone()
+        if not count:
+            return None
+        entry = self._existing(int(newest), text)
+        if count == 1:
+            return VersionMatch(entry)
+        note = (f"config_version {text!r} is carried by {count} revisions ({oldest} to "
+                f"{newest}): it names the newest, revision {newest}")
+        return VersionMatch(entry, note)
+
+    def _existing(self, revision: int, spec: str) -> RevisionEntry:
+        """Revision `revision`, just found for `spec`."""
+        found = self.get_revision(revision)
+        if found is None:  # removed between the two reads by another thread
+            raise self._not_found(spec)
+        return found
 
     def _not_found(self, spec: str) -> RevisionNotFound:
         return RevisionNotFound(

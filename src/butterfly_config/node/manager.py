@@ -29,7 +29,7 @@ from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.encoding import encode
 from butterfly_config.consensus.messages import Decided
 from butterfly_config.errors import ConfigError, ConfigIssue
-from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry
+from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry, VersionMatch
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
 from butterfly_config.history.store import is_revision_number, revision_number
 from butterfly_config.node import changes, document_reading, documents
@@ -386,9 +386,12 @@ class ConfigManager:
 
     async def _rollback(self, version: str, identity: Identity) -> UpdateResult:
         try:
-            target = await self._rollback_target(version)
+            match = await self._rollback_target(version)
         except (RevisionNotFound, AmbiguousVersion) as exc:
             raise UpdateRefused(400, exc.render()) from exc
+        target = match.entry
+        if match.note:
+            log.info("rollback %s: %s", version, match.note)
         base = self._revision
         reason = documents.check_cluster_document(target.document, self._head_document)
         if reason is not None:
@@ -401,9 +404,9 @@ class ConfigManager:
         changed = tuple(c.path for c in changed_leaves(self._head_document, target.document))
         result = await self._propose(target.document, identity, "rollback", changed, base=base)
         self.metrics_hook("rollback", 1)
-        return result
+        return dataclasses.replace(result, target_revision=target.revision, note=match.note)
 
-    async def _rollback_target(self, version: str) -> RevisionEntry:
+    async def _rollback_target(self, version: str) -> VersionMatch:
         """The revision `version` names, fetching from the peers when this node lacks it.
 
         The operator may have read the target in another node's history: a member
@@ -418,7 +421,7 @@ class ConfigManager:
         retries_left = STALE_RETRIES
         while True:
             try:
-                return self._store.find_revision(version)
+                return self._store.resolve_version(version)
             except RevisionNotFound:
                 if not (retries_left and may_be_newer) or self._standalone():
                     raise

@@ -165,8 +165,12 @@ def recover_history(
         log.info("the history store %s holds no revisions (a new node, or its store was "
                  "removed): starting from revision 0 of this node's file; committed revisions "
                  "are fetched from peers", store.path)
+        # revision 0 carries its config_version like every later one, so a rollback
+        # can name it by that too
+        version = document_reading.value_of(file_genesis.document, "metadata.config_version")
         entry = store.make_entry(document=file_genesis.document, doc_hash=file_genesis.doc_hash,
                                  proposer="", initiator="", action="update",
+                                 config_version=None if version is None else str(version),
                                  request_id=GENESIS_REQUEST)
         store.append_revision(entry)
         return file_genesis, [Decided(file_genesis, None)]

@@ -54,9 +54,13 @@ class UpdateResult:
     rollback_available: bool
     scope: Literal["cluster", "local"] = "cluster"
     changed_paths: tuple[str, ...] = ()
+    target_revision: int | None = None
+    """A rollback: the revision whose content it committed again."""
+    note: str = ""
+    """A rollback: how a version naming several revisions was settled."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "success": True,
             "revision": self.revision,
             "version": self.version,
@@ -66,6 +70,11 @@ class UpdateResult:
             "scope": self.scope,
             "changed_paths": list(self.changed_paths),
         }
+        if self.target_revision is not None:
+            body["target_revision"] = self.target_revision
+        if self.note:
+            body["note"] = self.note
+        return body
 
 
 class UpdateRefused(Exception):

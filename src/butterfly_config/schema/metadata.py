@@ -16,7 +16,8 @@ class MetadataSection(Section):
 
     config_version: SemVer = option(
         "1.0.0", scope="cluster", mutability="static",
-        description="Schema version of this document; nodes compare it to decide compatibility.",
+        description="Schema version; nodes compare it for compatibility. "
+                    "As a rollback target: its newest revision.",
     )
     environment: Environment = option(
         "development", scope="cluster", mutability="static",

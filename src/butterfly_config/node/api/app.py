@@ -224,7 +224,9 @@ def create_app(
     async def rollback(
         who: RollbackRole,
         version: Annotated[str, Path(min_length=1, max_length=200,
-                                     description="revision, hash prefix or config_version")],
+                                     description="revision number, cluster_hash prefix "
+                                                 "(>= 4 hex digits) or config_version: one that "
+                                                 "several revisions carry names the newest")],
         if_match: IfMatchHeader = None,
     ) -> Response:
         result = await service.rollback(version, identity=who, if_match=if_match_tags(if_match))

@@ -39,6 +39,11 @@ class UpdateResponse(BaseModel):
     rollback_available: bool
     scope: Literal["cluster", "local"] = "cluster"
     changed_paths: list[str] = Field(default_factory=list)
+    target_revision: int | None = Field(
+        None, description="a rollback: the revision whose content it committed again")
+    note: str | None = Field(
+        None, description="a rollback by a config_version several revisions carry: which "
+                          "one it took (the newest)")
 
 
 class PatchOp(BaseModel):
