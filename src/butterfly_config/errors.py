@@ -57,7 +57,7 @@ class ConfigIssue:
             "rule": self.rule,
             "severity": self.severity,
         }
-        if self.file is not None:
+        if self.file is not None or self.line is not None:  # a body has lines, not a file
             out["file"] = self.file
             out["line"] = self.line
             out["column"] = self.column

@@ -217,10 +217,47 @@ def test_post_full_json_configuration(client: TestClient) -> None:
 ])
 def test_malformed_configuration_bodies_are_400(client: TestClient, body: bytes,
                                                 content_type: str) -> None:
-    for path in (CONFIG, f"{CONFIG}/validate"):
-        response = client.post(path, content=body, headers={"Content-Type": content_type})
-        assert response.status_code == 400, (path, response.text)
-        assert response.json()["success"] is False
+    response = client.post(CONFIG, content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    assert response.json()["success"] is False
+
+
+@pytest.mark.parametrize(("body", "content_type", "message", "line", "column"), [
+    (b"policy = = 3", "application/toml", "invalid TOML: Invalid value", 1, 10),
+    (b"[scheduling\npolicy = 1", "application/toml",
+     "invalid TOML: Expected ']' at the end of a table declaration", 1, 12),
+    (b'{"a": ', "application/json", "invalid JSON: unexpected end of data", 1, 7),
+    (b'{"a": 1,\n "b": x}', None, "invalid JSON: unexpected character", 2, 7),
+    (b"[1, 2]", "application/json", "the JSON body must be an object", None, None),
+    (b"\xc3\x28 = 1", "application/toml", "not UTF-8 text (byte 0)", None, None),
+    (b"x = " + b"[" * 5000 + b"]" * 5000, "application/toml", "invalid TOML: values are nested",
+     None, None),
+])
+def test_a_body_that_does_not_parse_is_an_invalid_validation_result(
+        client: TestClient, body: bytes, content_type: str | None, message: str,
+        line: int | None, column: int | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(f"{CONFIG}/validate", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["valid"], report["warnings"]) == (False, [])
+    [error] = report["errors"]
+    assert error["message"].startswith(message), error
+    assert (error["path"], error["rule"], error["severity"]) == ("", "syntax", "error")
+    assert error["hint"] or line is None
+    assert (error.get("line"), error.get("column")) == (line, column)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"", "application/toml"),
+    (b"a = 1", "image/png"),
+])
+def test_validate_refuses_a_malformed_request_with_400(client: TestClient, body: bytes,
+                                                       content_type: str) -> None:
+    response = client.post(f"{CONFIG}/validate", content=body,
+                           headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    assert response.json()["success"] is False
 
 
 def test_post_static_change_is_409(client: TestClient) -> None:

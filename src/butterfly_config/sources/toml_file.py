@@ -64,25 +64,33 @@ def parse_toml(text: str, display: str) -> dict[str, Any]:
     try:
         return toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        line = column = None
-        found = _POSITION.search(message)
-        if found is not None:
-            line, column = int(found.group(1)), int(found.group(2))
-            message = message[: found.start()]
-        elif message.endswith("(at end of document)"):
-            message = message.removesuffix("(at end of document)").rstrip()
-            line = text.count("\n") + 1
-        issue = ConfigIssue(
-            path="",
-            message=f"invalid TOML: {message}",
-            hint="see https://toml.io for the syntax",
-            rule="syntax",
-            file=display,
-            line=line,
-            column=column,
-        )
+        issue = toml_error_issue(exc, text, display)
         raise ConfigSyntaxError(f"{display}: invalid TOML", [issue]) from None
+
+
+def toml_error_issue(
+    exc: tomllib.TOMLDecodeError, text: str, display: str | None
+) -> ConfigIssue:
+    """The `syntax` issue for TOML that does not parse, with its line and column where
+    the parser gives them (files and API bodies report it alike)."""
+    message = str(exc)
+    line = column = None
+    found = _POSITION.search(message)
+    if found is not None:
+        line, column = int(found.group(1)), int(found.group(2))
+        message = message[: found.start()]
+    elif message.endswith("(at end of document)"):
+        message = message.removesuffix("(at end of document)").rstrip()
+        line = text.count("\n") + 1
+    return ConfigIssue(
+        path="",
+        message=f"invalid TOML: {message}",
+        hint="see https://toml.io for the syntax",
+        rule="syntax",
+        file=display,
+        line=line,
+        column=column,
+    )
 
 
 def unknown_key_issue(path: str, file: str, text: str, *, strict: bool) -> ConfigIssue:

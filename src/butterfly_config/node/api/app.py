@@ -27,7 +27,12 @@ from starlette.responses import Response
 from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.node.api import models
 from butterfly_config.node.api.auth import AccessGate, AccessRefused, Permission
-from butterfly_config.node.api.bodies import BadBody, parse_document, parse_operations
+from butterfly_config.node.api.bodies import (
+    BadBody,
+    UnparsableDocument,
+    parse_document,
+    parse_operations,
+)
 from butterfly_config.node.api.guard import InternalErrorGuard
 from butterfly_config.node.api.limits import BodySizeLimit
 from butterfly_config.node.api.negotiation import etag_matches, if_match_tags, prefers_toml
@@ -187,12 +192,20 @@ def create_app(
     @app.post(
         f"{API}/config/validate",
         summary="Validate a configuration without applying it",
+        description="A document that does not parse (TOML or JSON syntax, not UTF-8, not a "
+                    "table) is a validation result too: 200 with `valid: false` and the parse "
+                    "error (rule `syntax`, with line and column where known). An empty body "
+                    "or an unsupported Content-Type is a malformed request (400).",
         response_model=None,
         responses={**_REFUSALS, 200: {"model": models.ValidationResponse}},
         openapi_extra=models.document_body("the configuration to check, TOML or JSON"),
     )
     async def validate_config(request: Request, _who: Reader) -> Response:
-        document = parse_document(await request.body(), request.headers.get("content-type"))
+        try:
+            document = parse_document(await request.body(), request.headers.get("content-type"))
+        except UnparsableDocument as exc:  # a document that does not parse is invalid
+            return json_response({"valid": False, "errors": [i.as_dict() for i in exc.issues],
+                                  "warnings": []})
         report = service.validate_document(document)
         return json_response(
             {

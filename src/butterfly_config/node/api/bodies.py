@@ -15,6 +15,7 @@ import orjson
 from butterfly_config import toml_text
 from butterfly_config.errors import ConfigIssue
 from butterfly_config.node.service import PatchOperation
+from butterfly_config.sources.toml_file import toml_error_issue
 
 TOML_TYPES = frozenset({"application/toml", "text/toml", "application/x-toml"})
 JSON_TYPES = frozenset({"application/json", "text/json"})
@@ -29,6 +30,15 @@ class BadBody(Exception):
         super().__init__(message)
         self.message = message
         self.issues = issues or [ConfigIssue(path="", message=message, rule="request-body")]
+
+
+class UnparsableDocument(BadBody):
+    """The body is not a TOML or JSON document (or not a table of sections).
+
+    For `POST /api/v1/config/validate` that is a validation result (200,
+    `valid: false`, the parse error as an issue with its line and column);
+    for an update it is a 400 like any other unusable body.
+    """
 
 
 def media_type(content_type: str | None) -> str:
@@ -53,13 +63,13 @@ def parse_document(body: bytes, content_type: str | None) -> dict[str, Any]:
     if kind in TOML_TYPES:
         return _parse_toml(body)
     if kind in JSON_TYPES:
-        return _expect_table(_parse_json(body), "JSON")
+        return _expect_table(_parse_json(body, UnparsableDocument), "JSON")
     if kind and kind not in ("text/plain", "application/octet-stream"):
         raise BadBody(
             f"unsupported Content-Type {kind!r}: use application/toml or application/json"
         )
     if body.lstrip().startswith(b"{"):
-        return _expect_table(_parse_json(body), "JSON")
+        return _expect_table(_parse_json(body, UnparsableDocument), "JSON")
     return _parse_toml(body)
 
 
@@ -138,25 +148,39 @@ def _parse_toml(body: bytes) -> dict[str, Any]:
     try:
         return toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadBody(f"body is not valid TOML: {exc}") from None
+        raise UnparsableDocument(f"body is not valid TOML: {exc}",
+                                 [toml_error_issue(exc, text, None)]) from None
 
 
-def _parse_json(body: bytes) -> object:
+def _parse_json(body: bytes, error: type[BadBody] = BadBody) -> object:
+    """The JSON value of `body`; `error` (with the position as an issue) when it has none."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadBody(f"body is not valid JSON: {exc}") from None
+        issue = ConfigIssue(
+            path="", message=f"invalid JSON: {exc.msg}",
+            hint="see https://www.json.org for the syntax, or send TOML "
+                 "(Content-Type: application/toml)",
+            rule="syntax", line=exc.lineno, column=exc.colno,
+        )
+        raise error(f"body is not valid JSON: {exc}", [issue]) from None
 
 
 def _decode(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadBody(f"body is not UTF-8 text (byte {exc.start})") from None
+        message = f"body is not UTF-8 text (byte {exc.start})"
+        raise UnparsableDocument(message, [ConfigIssue(
+            path="", message=f"not UTF-8 text (byte {exc.start}); a configuration must be UTF-8",
+            rule="syntax")]) from None
 
 
 def _expect_table(value: object, kind: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadBody(f"the {kind} body must be an object (a table of sections), "
-                      f"got {type(value).__name__}")
+        message = (f"the {kind} body must be an object (a table of sections), "
+                   f"got {type(value).__name__}")
+        raise UnparsableDocument(message, [ConfigIssue(
+            path="", message=message, hint='e.g. {"scheduling": {"policy": "least_loaded"}}',
+            rule="syntax")])
     return value

@@ -18,6 +18,9 @@ class Issue(BaseModel):
     hint: str = ""
     rule: str = ""
     severity: Literal["error", "warning"] = "error"
+    file: str | None = Field(None, description="the file it is in, where there is one")
+    line: int | None = Field(None, description="1-based line, where known")
+    column: int | None = Field(None, description="1-based column, where known")
 
 
 class ErrorResponse(BaseModel):
