@@ -118,3 +118,24 @@ def test_evidence_is_audited_and_only_critical_evidence_is_a_warning(
             runtime.store.close()
 
     asyncio.run(body())
+
+
+def test_every_peers_reputation_is_exported_from_the_start(tmp_path: Path) -> None:
+    """DESIGN 1.10's `butterfly_config_peer_reputation{peer}` had only its TYPE line until
+    some score changed; a dashboard must see every peer's score as soon as the node runs."""
+    async def body() -> None:
+        runtime, node_1 = build(tmp_path)
+        try:
+            peers = {"node-1": 100.0, "node-2": 100.0, "node-3": 100.0}
+            assert {peer: peer_reputation(runtime, peer) for peer in peers} == peers
+            assert peer_reputation(runtime, "node-0") is None  # a node judges its peers only
+            claim_other_genesis(runtime, node_1)
+            lowered = peer_reputation(runtime, "node-1")
+            assert lowered == runtime.replica.reputation("node-1") < 100.0  # kept current
+            assert b'butterfly_config_peer_reputation{peer="node-2"} 100.0' in \
+                runtime.metrics.render()[0]
+        finally:
+            runtime.manager.close()
+            runtime.store.close()
+
+    asyncio.run(body())

@@ -368,6 +368,15 @@ class NodeRuntime:
         # committed revisions may have changed protocol timeouts since the file was written
         self._apply_live_parameters(self.manager.config.model)
         self.metrics.set_revision(self.manager.revision)
+        self._export_reputations()
+
+    def _export_reputations(self) -> None:
+        """Every peer's current score as `butterfly_config_peer_reputation{peer}` from the
+        start (restored scores included); ReputationChanged events keep it current, so a
+        scrape never finds the family empty until some score first moves."""
+        for peer in self.params.member_ids:
+            if peer != self.node_id:
+                self.metrics.set_reputation(peer, self.replica.reputation(peer))
 
     @staticmethod
     def _now_ms() -> int:
