@@ -167,6 +167,16 @@ def test_show_hash(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "config", "show", "--config", "same.toml", "--hash")[1] == out
 
 
+def test_show_hash_json_is_one_object(capsys: pytest.CaptureFixture[str]) -> None:
+    write("ok.toml", DEV_FILE)
+    code, text, _ = run(capsys, "config", "show", "--config", "ok.toml", "--hash")
+    assert code == 0
+    code, out, _ = run(capsys, "config", "show", "--config", "ok.toml", "--hash",
+                       "--format", "json")
+    assert code == 0
+    assert json.loads(out) == dict(line.split(": ") for line in text.splitlines())
+
+
 def test_show_hash_cluster_connection_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "config", "show", "--hash", "--cluster",
                        "--url", "http://127.0.0.1:9")

@@ -93,7 +93,10 @@ def show(args: argparse.Namespace) -> int:
                          hint="butterfly config show --hash --cluster")
     config = load_from_args(args, check_paths=False)
     if args.hash:
-        _out(f"cluster_hash: {config.cluster_hash}\nfull_hash: {config.full_hash}")
+        if args.format == "json":
+            _json({"cluster_hash": config.cluster_hash, "full_hash": config.full_hash})
+        else:
+            _out(f"cluster_hash: {config.cluster_hash}\nfull_hash: {config.full_hash}")
         return 0
     document = redact_tree(config.to_dict())
     if args.format == "json":
