@@ -21,7 +21,7 @@ from butterfly_config.sources.generated import generated_node_id
 from butterfly_config.sources.layer import Layer, Source
 from butterfly_config.sources.lines import LineFinder
 from butterfly_config.sources.overrides import cli_layer, runtime_layer, values_layer
-from butterfly_config.sources.toml_file import file_layers
+from butterfly_config.sources.toml_file import GIVEN_WITH_CONFIG, file_layers
 
 _DEFAULT_DATA_DIR = str(registry.options()["node.data_dir"].default)
 
@@ -35,6 +35,7 @@ class ConfigLoader:
 
     def __init__(self) -> None:
         self._files: list[str] = []
+        self._given: list[str] = []  # where the operator named each file, for its hint
         self._env_files: list[str] = []
         self._prefix = DEFAULT_PREFIX
         self._environ: Mapping[str, str] | None = None
@@ -48,9 +49,16 @@ class ConfigLoader:
         self._environment: str | None = None
 
     # -- sources -------------------------------------------------------------------
-    def add_file(self, path: str | os.PathLike[str]) -> ConfigLoader:
-        """A config file; later files override earlier ones."""
+    def add_file(
+        self, path: str | os.PathLike[str], *, given: str = GIVEN_WITH_CONFIG
+    ) -> ConfigLoader:
+        """A config file; later files override earlier ones.
+
+        `given`: where the operator named it, for the hint when it is missing
+        (`given to config diff`); the default names --config and BUTTERFLY_CONFIG.
+        """
         self._files.append(os.fspath(path))
+        self._given.append(given)
         return self
 
     def set_env_prefix(self, prefix: str) -> ConfigLoader:
@@ -124,8 +132,8 @@ class ConfigLoader:
         """
         includes: list[Layer] = []
         tops: list[Layer] = []
-        for file in self._files:
-            inc, top = file_layers(file, strict=self._strict, texts=texts)
+        for file, given in zip(self._files, self._given, strict=True):
+            inc, top = file_layers(file, strict=self._strict, texts=texts, given=given)
             includes.extend(inc)
             tops.append(top)
         environ = os.environ if self._environ is None else self._environ
@@ -170,15 +178,18 @@ def _fill_node_id(
     origins["node.node_id"] = source
 
 
-def load_from_args(args: Any, *, check_paths: bool = True) -> ButterflyConfig:
+def load_from_args(
+    args: Any, *, check_paths: bool = True, given: str = GIVEN_WITH_CONFIG
+) -> ButterflyConfig:
     """Load what a command's parsed arguments describe (`--config`, `--set`, `--env-file`...).
 
     `check_paths=False` skips the file-system checks (for reading a file meant
-    for another machine).
+    for another machine). `given`: how the command took its files, when not
+    with --config (for the hint of a missing one).
     """
     loader = ConfigLoader().check_paths(check_paths)
     for file in getattr(args, "config", None) or []:
-        loader.add_file(file)
+        loader.add_file(file, given=given)
     for env_file in getattr(args, "env_file", None) or []:
         loader.add_env_file(env_file)
     loader.add_set_arguments(list(getattr(args, "overrides", None) or []))

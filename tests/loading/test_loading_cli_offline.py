@@ -93,6 +93,26 @@ def test_validate_missing_file_is_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 2 and "missing.toml: no such file" in err
 
 
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["config", "validate", "--config", "missing.toml"],
+     "check the path given with --config or BUTTERFLY_CONFIG"),
+    (["config", "show", "--config", "ok.toml", "--env-file", "nope.env"],
+     "check the path given with --env-file"),
+    (["config", "validate", "--config", "ok.toml", "--env-file", "nope.env"],
+     "check the path given with --env-file"),
+    (["config", "explain", "node.node_id", "--config", "ok.toml", "--env-file", "nope.env"],
+     "check the path given with --env-file"),
+    (["config", "diff", "ok.toml", "missing.toml"],
+     "check the path given to `config diff` (A.toml B.toml)"),
+])
+def test_a_missing_file_hint_names_the_option_that_gave_it(
+        capsys: pytest.CaptureFixture[str], argv: list[str], hint: str) -> None:
+    write("ok.toml", DEV_FILE)
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.splitlines()[1] == f"  hint: {hint}", err
+
+
 def test_validate_without_config_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "config", "validate")
     assert code == 2 and "BUTTERFLY_CONFIG" in err

@@ -239,8 +239,9 @@ def _explain_section(section: str) -> int:
 # -- diff ------------------------------------------------------------------------------
 def diff(args: argparse.Namespace) -> int:
     """Compare two configurations option by option. Exit 0 same, 1 different."""
-    left = load_from_args(_with_config(args, args.a), check_paths=False)
-    right = load_from_args(_with_config(args, args.b), check_paths=False)
+    given = "given to `config diff` (A.toml B.toml)"
+    left = load_from_args(_with_config(args, args.a), check_paths=False, given=given)
+    right = load_from_args(_with_config(args, args.b), check_paths=False, given=given)
     changes = left.diff(right)
     if args.format == "json":
         _json({

@@ -39,7 +39,7 @@ def _unquote(value: str) -> str:
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, tuple[str, int]]:
     """KEY=VALUE lines (`#` comments, quotes, `export ` allowed) -> name: (value, line)."""
     display = os.fspath(path)
-    text = read_text(display)
+    text = read_text(display, given="given with --env-file")
     found: dict[str, tuple[str, int]] = {}
     issues: list[ConfigIssue] = []
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -28,8 +28,17 @@ from .lines import find_line
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
-def read_text(display: str, *, named_by: str | None = None) -> str:
-    """The file's text, or a `ConfigIOError` / `ConfigSyntaxError` an operator can act on."""
+GIVEN_WITH_CONFIG = "given with --config or BUTTERFLY_CONFIG"
+
+
+def read_text(
+    display: str, *, named_by: str | None = None, given: str = GIVEN_WITH_CONFIG
+) -> str:
+    """The file's text, or a `ConfigIOError` / `ConfigSyntaxError` an operator can act on.
+
+    `given` says where the operator named the file (`given with --env-file`...), so
+    the hint of a missing file points at the option to correct.
+    """
     why = f" (named in [include] files of {named_by})" if named_by else ""
     try:
         data = input_files.read_bytes(display)
@@ -38,7 +47,7 @@ def read_text(display: str, *, named_by: str | None = None) -> str:
             f"{display}: no such file{why}",
             hint="check the path; include paths are relative to the file that names them"
             if named_by
-            else "check the path given with --config or BUTTERFLY_CONFIG",
+            else f"check the path {given}",
         ) from None
     except IsADirectoryError:
         raise ConfigIOError(f"{display}: is a directory, not a file{why}") from None
@@ -146,14 +155,15 @@ def _include_list(
 class _FileTree:
     """Loads one top-level file and everything it includes, depth first."""
 
-    def __init__(self, strict: bool, texts: dict[str, str] | None) -> None:
+    def __init__(self, strict: bool, texts: dict[str, str] | None, given: str) -> None:
         self.strict = strict
         self.texts = texts
+        self.given = given
         self.include_layers: list[Layer] = []
 
     def load(self, display: str, chain: tuple[str, ...], stack: tuple[str, ...]) -> Layer:
         named_by = chain[-2] if len(chain) > 1 else None
-        text = read_text(display, named_by=named_by)
+        text = read_text(display, named_by=named_by, given=self.given)
         if self.texts is not None:
             self.texts[display] = text
         document = parse_toml(text, display)
@@ -185,14 +195,16 @@ class _FileTree:
 
 
 def file_layers(
-    path: str | os.PathLike[str], *, strict: bool = False, texts: dict[str, str] | None = None
+    path: str | os.PathLike[str], *, strict: bool = False, texts: dict[str, str] | None = None,
+    given: str = GIVEN_WITH_CONFIG,
 ) -> tuple[list[Layer], Layer]:
     """The layers of one config file: (its includes, lowest first; the file itself).
 
     `texts`, when given, collects every file's text by display name, so the
     caller can find line numbers later without reading the files again.
+    `given`: where the operator named the file (see `read_text`).
     """
     display = os.fspath(path)
-    tree = _FileTree(strict, texts)
+    tree = _FileTree(strict, texts, given)
     top = tree.load(display, (display,), ())
     return tree.include_layers, top
