@@ -84,10 +84,21 @@ Drop = Callable[[str, str, Message], bool]
 
 
 class Harness:
-    def __init__(self, params: ConsensusParams, now_ms: int = 0) -> None:
+    """Replicas driven as docs/consensus.md prescribes (persist, send, advance).
+
+    `played` members run no replica: the test plays them (a Byzantine member
+    writing and signing its own messages), and what the replicas send them
+    waits in `inbox`.
+    """
+
+    def __init__(
+        self, params: ConsensusParams, now_ms: int = 0, played: frozenset[str] = frozenset()
+    ) -> None:
         self.params = params
         self.now = now_ms
         self.signers = {s.node_id: s for s in signers(params.n, params.signing_algorithm)}
+        self.played = played
+        self.inbox: dict[str, list[Message]] = {m: [] for m in played}
         self.disks = {m: Disk() for m in params.member_ids}
         self.replicas: dict[str, Replica] = {}
         self.events: dict[str, list[Event]] = {m: [] for m in params.member_ids}
@@ -97,7 +108,8 @@ class Harness:
         self.down: set[str] = set()
         self.drop: Drop | None = None
         for member in params.member_ids:
-            self.start(member)
+            if member not in played:
+                self.start(member)
 
     # -- life cycle
     def start(self, member: str) -> Replica:
@@ -141,7 +153,10 @@ class Harness:
                 disk.hard_state = rd.hard_state
             for out in rd.messages:
                 self.sent.append((member, out.to, out.message))
-                self.network.append((member, out.to, out.message))
+                if out.to in self.played:
+                    self.inbox[out.to].append(out.message)
+                else:
+                    self.network.append((member, out.to, out.message))
             self.applied[member].extend(rd.committed)
             self.events[member].extend(rd.events)
             replica.advance(rd)

@@ -30,13 +30,13 @@ def _reports_for_attempt_1_at_revision_1(c: Cluster) -> tuple[ViewChange, ...]:
     timeout; it only keeps the (0, 1) reports it was sent.
     """
     e1 = c.entry(1, c.replicas["n1"].head.entry.digest, b"doc-1", "r1")
-    c.propose("n0", (0, 0), e1)
+    c.propose_as("n0", (0, 0), e1)
     assert len(c.take("n0", PrepareOk)) == 3
     c.send_all(c.abort("n0", (0, 0), e1))
     reports = tuple(sorted(c.take("n0", ViewChange), key=lambda r: r.sender))
     assert len(reports) == 3 and {r.ballot for r in reports} == {(0, 1)}
     assert {r.revision for r in reports} == {1}
-    c.propose("n0", (0, 1), e1, justification=reports)
+    c.propose_as("n0", (0, 1), e1, justification=reports)
     oks = c.take("n0", PrepareOk)
     assert len(oks) == 3
     oks.append(c.own_ok("n0", (0, 1), e1, True))
@@ -64,12 +64,12 @@ def test_stale_reports_of_an_earlier_revision_cannot_reopen_a_fast_decided_revis
     head = c.replicas["n1"].head.entry.digest
     d = c.entry(2, head, b"doc-2-d", "r2")
     d_other = c.entry(2, head, b"doc-2-other", "r3")
-    c.propose("n0", (0, 0), d)
+    c.propose_as("n0", (0, 0), d)
     oks_d = [*c.take("n0", PrepareOk), c.own_ok("n0", (0, 0), d, True)]
     assert len(oks_d) == 4  # a fast certificate for d at (0, 0): revision 2 is decided
     cert_d = c.fast_certificate((0, 0), d, oks_d)
 
-    c.propose("n0", (0, 1), d_other, justification=stale_reports)
+    c.propose_as("n0", (0, 1), d_other, justification=stale_reports)
     oks_other = [*c.take("n0", PrepareOk), c.own_ok("n0", (0, 1), d_other, True)]
     # safety: no honest member may sign PREPARE_OK for another entry once d is fast-decided
     honest_oks_for_other = sorted(v.sender for v in oks_other if v.sender != "n0")
@@ -104,12 +104,12 @@ def test_locks_keep_a_commit_decided_revision_even_against_stale_reports() -> No
         return c.take("n0", CommitVote)  # type: ignore[return-value]
 
     e1 = c.entry(1, c.replicas["n1"].head.entry.digest, b"doc-1", "r1")
-    c.propose("n0", (0, 0), e1)
+    c.propose_as("n0", (0, 0), e1)
     assert len(c.take("n0", PrepareOk)) == 3
     c.send_all(c.abort("n0", (0, 0), e1))
     stale_reports = tuple(sorted(c.take("n0", ViewChange), key=lambda r: r.sender))
     assert len(stale_reports) == 3
-    c.propose("n0", (0, 1), e1, justification=stale_reports)
+    c.propose_as("n0", (0, 1), e1, justification=stale_reports)
     votes = commit((0, 1), e1, c.honest)
     own = c.sign("n0", CommitVote(c.params.cluster_name, "n0", 0, 1, 1, e1.digest))
     cert1 = CommitCertificate(0, 1, 1, e1.digest, tuple(sorted([*votes, own],
@@ -120,10 +120,10 @@ def test_locks_keep_a_commit_decided_revision_even_against_stale_reports() -> No
     head = c.replicas["n1"].head.entry.digest
     d = c.entry(2, head, b"doc-2-d", "r2")
     d_other = c.entry(2, head, b"doc-2-other", "r3")
-    c.propose("n0", (0, 0), d)
+    c.propose_as("n0", (0, 0), d)
     votes = commit((0, 0), d, ["n1", "n2"])
     assert sorted(v.sender for v in votes) == ["n1", "n2"]  # with n0's: a commit certificate
-    c.propose("n0", (0, 1), d_other, justification=stale_reports)
+    c.propose_as("n0", (0, 1), d_other, justification=stale_reports)
     oks_other = c.take("n0", PrepareOk)
     assert {v.sender for v in oks_other} <= {"n3"}  # only the unlocked member may vote
     assert len(oks_other) + 1 < c.params.quorum  # no prepare certificate for d_other
