@@ -14,7 +14,11 @@ from __future__ import annotations
 from consensus_harness import Harness, make_params
 
 from butterfly_config.consensus.messages import CommitVote, PrepareOk, PrepareReject
-from butterfly_config.consensus.state import ProposalCommitted, ProposalRefused
+from butterfly_config.consensus.state import (
+    ProposalAborted,
+    ProposalCommitted,
+    ProposalRefused,
+)
 
 
 def lone_member_in_view_1() -> Harness:
@@ -53,18 +57,24 @@ def test_a_request_at_a_member_alone_in_a_higher_view_is_agreed_by_the_others() 
     h.check_agreement()
 
 
-def test_an_honest_refusal_does_not_leave_the_lone_member_busy_forever() -> None:
+def test_a_busy_coordinator_does_not_leave_the_lone_member_busy_forever() -> None:
+    """n3 is busy with r1 when the lone member's r2 arrives and refuses it as busy.
+    The others hold copies of r2, so that refusal is final only once r1 takes
+    revision 1, which r2 was made for; then the lone member answers busy, and its
+    next request is agreed."""
     h = lone_member_in_view_1()
     h.propose("n1", "r1", b"doc-1")  # n3's round waits for n0's vote until its timeout
     h.run()
     h.propose("n0", "r2", b"doc-2")  # meanwhile: n3 is busy with r1
+    h.run()
+    assert outcomes(h, "n0") == {}  # not yet: copies of r2 are held elsewhere
     h.settle(rounds=60)
-    assert outcomes(h, "n0") == {"r2": "busy"}  # told by the coordinator that is busy
     assert {r.head_revision for r in h.replicas.values()} == {1}
-    # r1 is done: nothing else is in progress, so the next request is agreed
+    assert outcomes(h, "n0") == {"r2": "busy"}  # r1 took revision 1: r2 can never commit
     h.propose("n0", "r3", b"doc-3")
     h.settle(rounds=60)
     assert outcomes(h, "n0") == {"r2": "busy", "r3": "committed"}
     assert [d.entry.document for d in h.disks["n0"].log[1:]] == [b"doc-1", b"doc-3"]
     assert (h.replicas["n0"].view, h.replicas["n0"].established) == (1, False)
+    assert not h.events_of("n0", ProposalAborted)
     h.check_agreement()

@@ -216,6 +216,7 @@ class Replica:
 
         # soft state
         self._established = True
+        self._last_established_view = self._view
         self._vc_round = 0
         self._vc_failed_reported = False
         self._last_progress = now_ms
@@ -297,7 +298,9 @@ class Replica:
         stays in `_own`, which it proposes once the view is established. Sent again
         at the forward deadline, in case this copy is lost.
         """
-        self._broadcast(self._forward_message(self._own[request_id].request))
+        own = self._own[request_id]
+        own.broadcast = True
+        self._broadcast(self._forward_message(own.request))
 
     def step(self, message: Message) -> None:
         """Handle one message from a peer (its signature is checked here, or, for the
@@ -600,6 +603,8 @@ class Replica:
             message.request_id, message.sender, message.initiator, message.document,
             message.revision,
         )
+        if self._committed_as_requested(request):
+            return  # a late copy: it is decided already (its origin catches up)
         if self.coordinator == self._id and self._established:
             self._on_client_request(request)
         elif self._held_request is None:
@@ -624,15 +629,26 @@ class Replica:
     def _on_refuse(self, message: Refuse) -> None:
         if message.sender != self.coordinator and not self._refusal_while_changing(message):
             return
-        if self._own.pop(message.request_id, None) is not None:
-            self._events.append(ProposalRefused(message.request_id, message.kind, message.reason))
+        own = self._own.get(message.request_id)
+        if own is None:
+            return
+        if message.kind == "busy" and own.broadcast:
+            # the other members hold copies, and a later coordinator may propose one:
+            # "nothing applied" is not final until another entry takes its revision
+            own.refusal = (message.kind, message.reason)
+            return
+        del self._own[message.request_id]
+        self._events.append(ProposalRefused(message.request_id, message.kind, message.reason))
 
     def _refusal_while_changing(self, message: Refuse) -> bool:
         """A refusal this member, in a view change, takes from the coordinator of the
-        sender's own view: its request went to every member (`_send_to_all`), and the
-        coordinator its peers follow may be one it has left behind."""
-        return not self._established and message.sender == self._params.coordinator_of(
-            message.view)
+        view it last saw established: its request went to every member
+        (`_send_to_all`), and that coordinator, which its peers may still follow, is one
+        it has left behind. Only that one: every member coordinates some view, so a
+        refusal "from the coordinator of view V" for any V could come from anyone."""
+        view = self._last_established_view
+        return (not self._established and message.view == view
+                and message.sender == self._params.coordinator_of(view))
 
     def _on_client_request(self, request: ClientRequest) -> None:
         """Coordinator: accept one client request at a time."""
@@ -674,12 +690,21 @@ class Replica:
             return False
         if request.revision > revision:
             self._fetch_from(request.origin)
+        elif self._committed_as_requested(request):
+            return True  # decided already: not stale, done (its origin catches up)
         self._refuse(
             request, "stale",
             f"the update was made against revision {request.revision - 1}, but the "
             f"coordinator is at revision {revision - 1}: the configuration changed meanwhile",
         )
         return True
+
+    def _committed_as_requested(self, request: ClientRequest) -> bool:
+        """Whether `request` is decided already, as the revision it was made for."""
+        if request.revision > self.head_revision:
+            return False
+        decided = self.decided(request.revision)
+        return decided is not None and decided.entry.request_id == request.request_id
 
     # ================================================================ coordinator
 
@@ -1135,6 +1160,7 @@ class Replica:
                 self._established = False
         if establishes and not self._established and ballot[0] == self._view:
             self._established = True
+            self._last_established_view = self._view
             self._vc_failed_reported = False
             self._last_progress = self._now
             self._events.append(ViewChanged(self._view, self.coordinator))
@@ -1221,6 +1247,7 @@ class Replica:
             if message.revision > self.head_revision + 1:
                 self._fetch_from(message.sender)
             return
+        definitive = self._verifier.abort_is_definitive(message)
         if message.origin == self._id and self._own.pop(message.request_id, None) is not None:
             rejected_by = tuple(r.sender for r in message.rejects)
             self._events.append(ProposalAborted(message.request_id, message.reason, rejected_by))
@@ -1229,7 +1256,7 @@ class Replica:
         target = (message.view, message.attempt + 1)
         if target < (self._view, self._attempt):
             return
-        if self._verifier.abort_is_definitive(message):
+        if definitive:
             kept = tuple(v for v in self._reportable if (v.view, v.attempt) != message.ballot)
             if kept != self._reportable:
                 self._reportable = kept
@@ -1291,6 +1318,7 @@ class Replica:
             # also after an abort or timeout was reported: the entry did commit
             self._own.pop(entry.request_id, None)
             self._events.append(ProposalCommitted(entry.request_id, entry.revision, entry.digest))
+        self._end_requests_overtaken(entry)
         # a commit shows the coordinator at work: stop holding a broadcast request
         # (its origin still tracks it until an outcome or its deadline)
         self._held_request = None
@@ -1301,6 +1329,21 @@ class Replica:
             for vote in cert.commit_votes or cert.fast_votes:
                 if self._reputation.reward(vote.sender):
                     self._reputation_changed(vote.sender)
+
+    def _end_requests_overtaken(self, entry: Entry) -> None:
+        """Answer this member's requests for `entry`'s revision that `entry` is not.
+
+        A request commits as the revision it was made for or never, so once another
+        entry has that revision nothing can apply it any more: a refusal held back
+        (busy, copies out) is given now, and any other such request is stale.
+        """
+        for request_id, own in list(self._own.items()):
+            if own.request.revision != entry.revision or request_id == entry.request_id:
+                continue
+            del self._own[request_id]
+            kind, reason = own.refusal or ("stale", (
+                f"revision {entry.revision} was decided for another update meanwhile"))
+            self._events.append(ProposalRefused(request_id, kind, reason))
 
     # ================================================================ view change
 
@@ -1449,6 +1492,7 @@ class Replica:
         if not self._established or target[1] == 0:
             was_established = self._established
             self._established = True
+            self._last_established_view = self._view
             self._vc_failed_reported = False
             self._last_progress = self._now
             if not was_established:
@@ -1580,8 +1624,8 @@ class Replica:
                         "coordinator reachable); the change may still commit later",
                     )
                 )
-            elif not own.broadcast and self._now >= own.forward_deadline_ms:
-                own.broadcast = True
+            elif not own.resent and self._now >= own.forward_deadline_ms:
+                own.broadcast = own.resent = True
                 if self._round is None or self._round.entry.request_id != request_id:
                     self._broadcast(self._forward_message(own.request))
 

@@ -20,6 +20,7 @@ from butterfly_config.consensus.messages import (
     PrepareCertificate,
     PrepareOk,
     PrepareReject,
+    RefuseKind,
     ViewChange,
 )
 
@@ -87,6 +88,14 @@ class OwnRequest:
     forward_deadline_ms: int
     outcome_deadline_ms: int
     broadcast: bool = False
+    """It went to every member (at once from a member in a view change): other
+    members may hold it and propose it, so a refusal as busy is not final."""
+    resent: bool = False
+    """Sent to every member at the forward deadline (once)."""
+    refusal: tuple[RefuseKind, str] | None = None
+    """A busy refusal held back while copies are out (see `broadcast`): it becomes the
+    answer once another entry takes the request's revision, which the request can
+    then never become."""
 
 
 @dataclass(slots=True)
