@@ -50,6 +50,25 @@ def test_subscriber_veto_aborts_and_nothing_is_applied(protocol: str) -> None:
     h.check_agreement()
 
 
+@pytest.mark.parametrize(("protocol", "final"), [("standard_pbft", True),
+                                                 ("optimistic_pbft", False)])
+def test_one_veto_with_f_2_is_final_only_without_the_fast_path(protocol: str, final: bool) -> None:
+    """n = 7, f = 2: one member's veto cannot rule out a fast-path decision (the vetoer
+    could have signed OK too), so on the fast path the next ballot re-proposes the
+    entry and it commits over the veto; the origin is told the abort is not final and
+    keeps waiting, so its client hears the real outcome. Without the fast path the
+    veto ends the update."""
+    h = Harness(make_params(7, protocol=protocol))
+    h.propose("n1", "r1", b"doc veto:n3")
+    h.settle(rounds=100)
+    aborted = h.events_of("n1", ProposalAborted)
+    assert [(e.rejected_by, e.final) for e in aborted] == [(("n3",), final)]  # type: ignore[attr-defined]
+    committed = [e.request_id for e in h.events_of("n1", ProposalCommitted)]  # type: ignore[attr-defined]
+    assert committed == ([] if final else ["r1"])
+    assert {r.head_revision for r in h.replicas.values()} == {0 if final else 1}
+    h.check_agreement()
+
+
 def test_reject_citing_an_error_the_coordinator_does_not_reproduce_is_evidence() -> None:
     h = Harness(make_params(4))
     liar = h.replicas["n3"]

@@ -1248,9 +1248,8 @@ class Replica:
                 self._fetch_from(message.sender)
             return
         definitive = self._verifier.abort_is_definitive(message)
-        if message.origin == self._id and self._own.pop(message.request_id, None) is not None:
-            rejected_by = tuple(r.sender for r in message.rejects)
-            self._events.append(ProposalAborted(message.request_id, message.reason, rejected_by))
+        if message.origin == self._id and message.request_id in self._own:
+            self._report_abort(message, definitive)
         if self._held_request is not None and self._held_request.request_id == message.request_id:
             self._held_request = None
         target = (message.view, message.attempt + 1)
@@ -1271,6 +1270,22 @@ class Replica:
             # that aborts everything must not keep its view forever
             self._last_progress = self._now
         self._send(message.sender, self._report(target))
+
+    def _report_abort(self, abort: Abort, definitive: bool) -> None:
+        """Origin: tell the node its request was aborted, and whether that is final.
+
+        Vetoes by fewer than f members (f >= 2) on the fast path are not: the abort
+        does not rule out a fast-path decision, so the next ballot must re-propose
+        the entry, and it commits over the veto. The request stays tracked until then.
+        (Without the fast path nothing is forced but a lock, which an abort precedes.)
+        """
+        rejected_by = tuple(r.sender for r in abort.rejects)
+        vetoed = bool(abort.rejects) and all(r.kind == "veto" for r in abort.rejects)
+        fast = self._params.protocol == "optimistic_pbft"
+        final = definitive or not vetoed or not fast
+        if final:
+            del self._own[abort.request_id]
+        self._events.append(ProposalAborted(abort.request_id, abort.reason, rejected_by, final))
 
     def _voted_at_or_after(self, ballot: Ballot) -> bool:
         """Whether this member voted, or locked, in `ballot` or a later one for the pending

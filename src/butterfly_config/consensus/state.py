@@ -127,6 +127,11 @@ class ProposalAborted:
     request_id: str
     reason: str
     rejected_by: tuple[str, ...] = ()
+    final: bool = True
+    """False for a veto by fewer than f members on the fast path: such an ABORT does not
+    rule out a fast-path decision (the vetoer could have signed OK as well), so the next
+    ballot re-proposes the entry and it commits over the veto. The replica keeps waiting
+    for the outcome (ProposalCommitted, or ProposalAborted at the outcome deadline)."""
 
 
 @dataclass(frozen=True, slots=True)

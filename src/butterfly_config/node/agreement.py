@@ -165,6 +165,8 @@ class ConsensusDriver:
             request_id = event.request_id
             outcome = Outcome(True, revision=event.revision)
         elif isinstance(event, ProposalAborted):
+            if not event.final:
+                return  # the entry may still commit over the veto: wait for the outcome
             request_id = event.request_id
             outcome = Outcome(False, kind="aborted", reason=event.reason,
                               rejected_by=event.rejected_by)

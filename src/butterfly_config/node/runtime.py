@@ -46,6 +46,7 @@ from butterfly_config.consensus.state import (
     Event,
     EvidenceFound,
     HardState,
+    ProposalAborted,
     ProposalCommitted,
     ReputationChanged,
     Verdict,
@@ -536,6 +537,12 @@ class NodeRuntime:
                 log.warning("member %s isolated (reputation %.1f)", event.member, event.score)
                 self.manager.audit("consensus", "isolation", "isolated",
                                    {"member": event.member, "score": event.score})
+        elif isinstance(event, ProposalAborted) and not event.final:
+            log.warning("update %s vetoed by %s (%s), but a veto by fewer than f = %d "
+                        "members does not end an update on the fast path: it is re-proposed "
+                        "and may commit over the veto (docs/consensus.md, \"Aborts\")",
+                        event.request_id, ", ".join(event.rejected_by), event.reason,
+                        self.params.f)
         elif isinstance(event, CaughtUp):
             log.info("caught up revisions %d..%d from %s", event.from_revision,
                      event.to_revision, event.peer)

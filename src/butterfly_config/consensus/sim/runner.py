@@ -475,7 +475,9 @@ class Simulation:
 
     def _event(self, inst: Instance, event: object) -> None:
         now = self.queue.now_ms
-        if isinstance(event, ProposalCommitted | ProposalAborted | ProposalRefused):
+        if isinstance(event, ProposalAborted) and not event.final:
+            self.trace.add(now, inst.name, "vetoed, not final", event)  # the outcome follows
+        elif isinstance(event, ProposalCommitted | ProposalAborted | ProposalRefused):
             inst.pending.discard(event.request_id)
             if event.request_id.startswith("probe-"):
                 if isinstance(event, ProposalCommitted):
