@@ -64,8 +64,15 @@ def test_an_update_reported_undecided_that_commits_later_is_audited_as_committed
             assert refused.value.status == 503
             assert manager.revision == before
 
+            registry = node.runtime.metrics.registry
+
+            def committed_late() -> float:
+                return registry.get_sample_value("butterfly_config_updates_total",
+                                                 {"result": "committed_late"}) or 0.0
+
             real(document, **kwargs)  # the protocol finishes the very same request later
             assert manager.revision == before + 1
+            assert committed_late() == 1.0  # counted apart from its 503
             told, committed = newest_audit(node, 2)
             assert (told.actor, told.action, told.outcome) == ("dev-admin", "patch", answer)
             assert (committed.actor, committed.action, committed.outcome) == (

@@ -599,6 +599,7 @@ class ConfigManager:
             log.warning("revision %d commits request %s, whose client was told %d: %s",
                         entry.revision, entry.request_id, update.told["status"],
                         update.told["message"])
+            self.metrics_hook("update", "committed_late")
         return AuditNote(update.actor, update.action, "committed", detail)
 
     def _outcome_result(
