@@ -145,3 +145,32 @@ def test_one_crashed_member_does_not_livelock_short_view_change_timeouts(
         f"no commit after five minutes with one crashed member; views reached: {views}"
     )
     h.check_agreement()
+
+
+@pytest.mark.parametrize("idle_view_changes", [0, 3, 7])
+def test_view_changes_long_ago_do_not_keep_a_dead_coordinator_in_office(
+    idle_view_changes: int,
+) -> None:
+    """The back-off restarts once an established view has nothing left to do, not only
+    with a commit (found by review: commits are rare in a configuration cluster, and a
+    back-off grown by a few earlier view changes outlasted every request's deadline,
+    so a dead coordinator was never replaced and nothing committed in ten minutes)."""
+    h = Harness(make_params(4))
+    for _ in range(idle_view_changes):  # view changes, each established, no commit
+        coordinator = h.replicas["n0"].coordinator
+        view = h.replicas["n0"].view
+        for member, replica in h.replicas.items():
+            if member != coordinator:
+                replica.suspect_coordinator()
+                h.collect(member)
+        h.settle(rounds=100)
+        assert {r.view for r in h.replicas.values()} == {view + 1}
+        assert all(r.established for r in h.replicas.values())
+    assert {r.head_revision for r in h.replicas.values()} == {0}
+    coordinator = h.replicas["n0"].coordinator
+    h.crash(coordinator)
+    origin = next(m for m in h.replicas if m != coordinator)
+    h.propose(origin, "r1", b"doc-1")
+    h.settle(rounds=600)  # one simulated minute
+    assert [e.request_id for e in h.events_of(origin, ProposalCommitted)] == ["r1"]
+    h.check_agreement()

@@ -1397,6 +1397,11 @@ class Replica:
     def _tick_progress(self) -> None:
         if not self._work_pending():
             self._last_progress = self._now
+            if self._established:
+                # an established view with nothing left to do is healthy: the back-off
+                # restarts, as after a commit (commits are rare here, and a back-off
+                # grown by old view changes would outlast every request's deadline)
+                self._vc_round = 0
             return
         if self._now - self._last_progress >= self._vc_timeout():
             exhausted = self._vc_round >= self._params.max_view_change_attempts
