@@ -27,7 +27,7 @@ from butterfly_config.history.errors import HistoryCorrupt
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.logging_setup import logging_restored
 from butterfly_config.node.reload import HotReloader
-from butterfly_config.node.runtime import committed_verifier, consensus_params
+from butterfly_config.node.runtime import NodeRuntime, committed_verifier, consensus_params
 from butterfly_config.node.security.signing_keys import generate_signing_keypair
 from butterfly_config.node.service import Identity, PatchOperation
 from butterfly_config.sources.toml_edit import set_options
@@ -209,3 +209,25 @@ def test_certificates_are_checked_with_the_committed_membership(tmp_path: Path) 
     finally:
         runtime.manager.close()
         runtime.store.close()
+
+
+def test_a_node_whose_file_conflicts_agrees_under_the_committed_settings(
+        tmp_path: Path) -> None:
+    """Its file names another coordinator (static): the node is not ready, and its
+    replica still follows the cluster's committed coordinator, not the file's (found
+    by review: it followed the file's, so it ignored the real coordinator)."""
+    runtime, layout = cluster_member(tmp_path)
+    runtime.manager.close()
+    runtime.store.close()
+    path = layout.nodes[0].config_path
+    set_options(path, {"network.coordinator_addr": layout.nodes[2].peer_addr})
+    edited = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    with logging_restored():
+        edited.build()
+    try:
+        assert "network.coordinator_addr" in edited.file_conflicts
+        assert edited.replica.coordinator == "node-0"  # the committed one
+        assert edited.params.coordinator_of(0) == "node-0"
+    finally:
+        edited.manager.close()
+        edited.store.close()

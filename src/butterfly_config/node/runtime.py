@@ -330,6 +330,8 @@ class NodeRuntime:
             test_hooks.install(self.manager)
         self._log_stale_file_values()
         self._find_file_conflicts()
+        if self.file_conflicts:
+            self._agree_under_committed_settings()
         try:
             self.replica = Replica(
                 self.params, self.signer, self._validate, digest, history,
@@ -418,6 +420,18 @@ class NodeRuntime:
                                              describe)
         self.manager.reload_status.restart_required.update(self.file_conflicts)
         log.error("%s; not becoming ready", self.file_problem)
+
+    def _agree_under_committed_settings(self) -> None:
+        """Take the consensus settings (members, keys, f, coordinator, timeouts) from the
+        committed configuration, not from a file that sets static options otherwise.
+
+        The committed history wins, and so must the rules it is agreed under: under
+        the file's, the node would follow another coordinator than the cluster's, or
+        accept certificates smaller than the cluster's quorum.
+        """
+        self.params = consensus_params(self.manager.config.model, self.signer, self._base_dir)
+        self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
+                               self.params.signing_algorithm)
 
     def _log_stale_file_values(self) -> None:
         if self.manager.revision == 0:
