@@ -24,6 +24,7 @@ from butterfly_config.history import (
     HistoryStore,
     RevisionEntry,
     RevisionNotFound,
+    VersionMatch,
     entry_digest,
 )
 from butterfly_config.history.schema import SCHEMA_VERSION
@@ -265,18 +266,30 @@ def test_find_revision_forms(store: HistoryStore) -> None:
         store.find_revision("9.9.9")
 
 
-def test_a_config_version_several_revisions_carry_names_the_newest(store: HistoryStore) -> None:
-    # config_version is static-critical: a running cluster's revisions all carry one
+def test_a_config_version_of_different_contents_names_none(store: HistoryStore) -> None:
+    # config_version is static-critical: a running cluster's revisions all carry one,
+    # so once anything changed it names no single configuration
     commit(store, 0, version="2.0")
     commit(store, 1, version="2.0")  # same version label, different content
-    newest = commit(store, 2, version="2.0")
-    commit(store, 3, version="3.0")
+    commit(store, 2, version="2.0")
+    only = commit(store, 3, version="3.0")
+    with pytest.raises(AmbiguousVersion) as refused:
+        store.resolve_version("2.0")
+    message = refused.value.render()
+    assert "names no single configuration: revisions 0 to 2" in message
+    assert "static-critical" in message and "revision number" in message
+    assert store.resolve_version("3.0") == VersionMatch(only)  # one revision: exact
+
+
+def test_a_config_version_of_one_content_names_its_newest_revision(
+        store: HistoryStore) -> None:
+    base = commit(store, 0, version="2.0")
+    commit(store, 1, version="3.0")
+    again = commit(store, 2, body=base.document, version="2.0")  # a rollback repeats it
     match = store.resolve_version("2.0")
-    assert match.entry == newest
-    assert match.note == ("config_version '2.0' is carried by 3 revisions (0 to 2): "
-                          "it names the newest, revision 2")
-    assert store.find_revision("2.0") == newest
-    assert store.resolve_version("3.0").note == ""  # one revision: exact, nothing to say
+    assert match.entry == again
+    assert match.note == ("config_version '2.0' is carried by 2 revisions of one content "
+                          "(0 to 2): it names the newest, revision 2")
 
 
 def test_a_revision_number_and_a_hash_prefix_stay_exact(store: HistoryStore) -> None:

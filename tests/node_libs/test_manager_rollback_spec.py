@@ -31,9 +31,11 @@ def test_a_target_that_is_no_revision_number_is_a_clear_400(tmp_path: Path, spec
     asyncio.run(body())
 
 
-def test_a_config_version_every_revision_carries_names_the_newest(tmp_path: Path) -> None:
+def test_a_config_version_every_revision_carries_is_refused_with_why(tmp_path: Path) -> None:
     """config_version is static-critical, so a running cluster's revisions all carry the
-    same one: naming it must not be "ambiguous" forever, it names the newest revision."""
+    same one: once anything changed it names no single configuration. The rollback is
+    refused with the reason and what to give instead, and nothing is committed (it
+    used to name the head, committing a rollback that changed nothing)."""
     async def body() -> None:
         async with running_node(node_file(tmp_path)) as node:
             manager = node.manager
@@ -41,13 +43,12 @@ def test_a_config_version_every_revision_carries_names_the_newest(tmp_path: Path
             await manager.patch([PatchOperation("set", LEVEL, 5)], identity=ADMIN)
             await manager.patch([PatchOperation("set", LEVEL, 7)], identity=ADMIN)
             head = manager.revision
-            result = await manager.rollback(version, identity=ADMIN)
-            assert result.target_revision == head
-            assert f"config_version {version!r} is carried by {head + 1} revisions (0 to " \
-                in result.note  # revision 0, the boot configuration, carries it too
-            assert f"names the newest, revision {head}" in result.note
-            assert result.as_dict()["note"] == result.note
-            assert manager.config.get_value(LEVEL) == 7  # the newest content, unchanged
+            with pytest.raises(UpdateRefused) as refused:
+                await manager.rollback(version, identity=ADMIN)
+            assert refused.value.status == 400
+            assert "names no single configuration" in refused.value.message
+            assert manager.revision == head
+            assert manager.config.get_value(LEVEL) == 7
 
     asyncio.run(body())
 

@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     # dest differs from the top-level --version flag, which would otherwise be overwritten.
     p.add_argument("--version", dest="target_version", required=True,
                    help="revision number, hash prefix or metadata.config_version "
-                        "(one that several revisions carry names the newest of them)")
+                        "(refused when revisions of different contents carry it)")
     _add_remote_args(p)
 
     p = _cmd(csub, "sync", "butterfly_config.cli.remote:sync", "catch up from peers now")

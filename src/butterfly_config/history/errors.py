@@ -39,5 +39,21 @@ class AmbiguousVersion(UsageError):
         self.candidates = tuple(candidates)
 
 
+class AmbiguousConfigVersion(AmbiguousVersion):
+    """A config_version carried by revisions of different configurations."""
+
+    def __init__(self, spec: str, oldest: int, newest: int) -> None:
+        UsageError.__init__(
+            self,
+            f"config_version {spec!r} names no single configuration: revisions {oldest} to "
+            f"{newest} carry it with different contents (metadata.config_version is "
+            "static-critical, so every revision since the cluster booted carries the same "
+            "one)",
+            hint="give the revision number or a cluster_hash prefix; `butterfly config "
+                 "history` lists them",
+        )
+        self.candidates = ()
+
+
 class MirrorCorrupt(ConfigIOError):
     """current.toml is truncated, edited or lacks its header."""

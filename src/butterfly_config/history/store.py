@@ -30,6 +30,7 @@ from typing import IO, Any, cast
 
 from butterfly_config.history.chain import GENESIS_PARENT, entry_digest
 from butterfly_config.history.errors import (
+    AmbiguousConfigVersion,
     AmbiguousVersion,
     ChainViolation,
     HistoryCorrupt,
@@ -451,8 +452,8 @@ class HistoryStore:
         Text of digits only is a revision number; other text is tried as an exact
         `metadata.config_version`, then as a hash prefix. config_version is
         static-critical, so every revision of a running cluster usually carries the
-        same one: a config_version shared by several revisions names the newest of
-        them, and the match's `note` says so. A number is exact; a hash prefix
+        same one: one carried by revisions of different contents is refused as
+        naming no single configuration (`_by_config_version`). A number is exact; a hash prefix
         matching several configurations is ambiguous (the candidates are listed),
         while several revisions with the same content (a rollback repeats its
         target) count as one match and the newest is returned.
@@ -487,20 +488,27 @@ class HistoryStore:
         return VersionMatch(self._existing(int(matches[0][1]), text))
 
     def _by_config_version(self, text: str) -> VersionMatch | None:
-        """The newest revision carrying config_version `text`, or None when none does."""
+        """The revision config_version `text` names, or None when no revision carries it.
+
+        Several revisions of one content (a rollback repeats its target) name the
+        newest of them; revisions of different contents name none (the option is
+        static, so in a running cluster that is every revision once anything changed).
+        """
         with self._read() as conn:
-            newest, count, oldest = conn.execute(
-                "SELECT MAX(revision), COUNT(*), MIN(revision) FROM revisions "
-                "WHERE config_version = ?",
+            newest, count, oldest, contents = conn.execute(
+                "SELECT MAX(revision), COUNT(*), MIN(revision), COUNT(DISTINCT doc_hash) "
+                "FROM revisions WHERE config_version = ?",
                 (text,),
             ).fetchone()
         if not count:
             return None
+        if contents > 1:
+            raise AmbiguousConfigVersion(text, int(oldest), int(newest))
         entry = self._existing(int(newest), text)
         if count == 1:
             return VersionMatch(entry)
-        note = (f"config_version {text!r} is carried by {count} revisions ({oldest} to "
-                f"{newest}): it names the newest, revision {newest}")
+        note = (f"config_version {text!r} is carried by {count} revisions of one content "
+                f"({oldest} to {newest}): it names the newest, revision {newest}")
         return VersionMatch(entry, note)
 
     def _existing(self, revision: int, spec: str) -> RevisionEntry:

@@ -16,8 +16,7 @@ class MetadataSection(Section):
 
     config_version: SemVer = option(
         "1.0.0", scope="cluster", mutability="static",
-        description="Schema version; nodes compare it for compatibility. "
-                    "As a rollback target: its newest revision.",
+        description="Schema version of this document; nodes compare it to decide compatibility.",
     )
     environment: Environment = option(
         "development", scope="cluster", mutability="static",

@@ -238,8 +238,9 @@ def create_app(
         who: RollbackRole,
         version: Annotated[str, Path(min_length=1, max_length=200,
                                      description="revision number, cluster_hash prefix "
-                                                 "(>= 4 hex digits) or config_version: one that "
-                                                 "several revisions carry names the newest")],
+                                                 "(>= 4 hex digits) or config_version (refused "
+                                                 "when revisions of different contents carry "
+                                                 "it)")],
         if_match: IfMatchHeader = None,
     ) -> Response:
         result = await service.rollback(version, identity=who, if_match=if_match_tags(if_match))
