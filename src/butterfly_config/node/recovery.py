@@ -19,8 +19,6 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import orjson
-
 from butterfly_config.canonical import digest
 from butterfly_config.config import ButterflyConfig
 from butterfly_config.consensus.certificates import Verifier
@@ -37,6 +35,7 @@ from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.history import ChainReport, HistoryStore, RevisionEntry
 from butterfly_config.history.errors import HistoryCorrupt
 from butterfly_config.node import document_reading, documents
+from butterfly_config.node.reload import describe, values_differing
 
 log = logging.getLogger("butterfly.node")
 
@@ -182,13 +181,6 @@ def recover_history(
 
 
 # -- the file against the committed configuration ---------------------------------------
-def _plain(value: Any) -> Any:
-    """JSON-shaped value, so values from a model and from a dump compare equal."""
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    return orjson.loads(orjson.dumps(value, default=str))
-
-
 def static_conflicts(file: ButterflyConfig,
                      running: ButterflyConfig) -> dict[str, tuple[Any, Any]]:
     """{static cluster option: (committed value, file value)} where the two differ.
@@ -197,16 +189,10 @@ def static_conflicts(file: ButterflyConfig,
     at runtime, so such a file value is never applied: the node says so
     instead of running on something its operator did not write.
     """
-    found: dict[str, tuple[Any, Any]] = {}
-    for path in sorted(documents.static_cluster_paths()):
-        committed, in_file = _plain(running.get_value(path)), _plain(file.get_value(path))
-        if committed != in_file:
-            found[path] = (committed, in_file)
-    return found
+    return values_differing(sorted(documents.static_cluster_paths()), running, file)
 
 
-def conflict_problem(conflicts: Mapping[str, tuple[Any, Any]], revision: int,
-                     describe: Callable[[Mapping[str, tuple[Any, Any]]], str]) -> str:
+def conflict_problem(conflicts: Mapping[str, tuple[Any, Any]], revision: int) -> str:
     """The not-ready reason for `conflicts`, with what to do about it."""
     return (f"this node's file sets static options that differ from the committed "
             f"configuration (revision {revision}): {describe(conflicts)}; the committed "

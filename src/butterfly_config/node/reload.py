@@ -22,7 +22,7 @@ import asyncio
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,12 +94,19 @@ def plan_reload(
             cluster[change.path] = change.new
         else:
             static.add(change.path)
-    restart: dict[str, tuple[Any, Any]] = {}
-    for path in sorted(static):
+    return ReloadPlan(local, cluster, values_differing(sorted(static), running, new), changes)
+
+
+def values_differing(paths: Iterable[str], running: ButterflyConfig,
+                     new: ButterflyConfig) -> dict[str, tuple[Any, Any]]:
+    """{path: (running value, new value)} for the `paths` whose values differ, compared
+    as JSON so that a model and its dump compare equal."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for path in paths:
         in_use, in_file = _plain(running.get_value(path)), _plain(new.get_value(path))
         if in_use != in_file:
-            restart[path] = (in_use, in_file)
-    return ReloadPlan(local, cluster, restart, changes)
+            found[path] = (in_use, in_file)
+    return found
 
 
 def describe(values: Mapping[str, tuple[Any, Any]]) -> str:

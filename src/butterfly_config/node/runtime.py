@@ -414,10 +414,7 @@ class NodeRuntime:
         self.file_conflicts = static_conflicts(self.base, self.manager.config)
         if not self.file_conflicts:
             return
-        from butterfly_config.node.reload import describe
-
-        self.file_problem = conflict_problem(self.file_conflicts, self.manager.revision,
-                                             describe)
+        self.file_problem = conflict_problem(self.file_conflicts, self.manager.revision)
         self.manager.reload_status.restart_required.update(self.file_conflicts)
         log.error("%s; not becoming ready", self.file_problem)
 
