@@ -650,7 +650,8 @@ class ConfigManager:
 
     def _undecided_message(self, reason: str, request_id: str) -> str:
         """A 503 that tells the operator how to learn whether the update commits later."""
-        pending = self._revision + 1
+        proposed = self._proposed.get(request_id)
+        pending = proposed.revision if proposed is not None else self._revision + 1
         return (f"no decision: {reason}; nothing applied now, but the update may still commit "
                 f"once enough members answer. Its request id is {request_id}: if it commits, "
                 f"it is revision {pending}, listed with that request_id by `butterfly config "
