@@ -10,7 +10,7 @@ from consensus_harness import Harness, genesis, hash_fn, make_params, make_valid
 
 from butterfly_config.consensus.messages import Finalize, Propose, decode_message, encode_message
 from butterfly_config.consensus.replica import Replica
-from butterfly_config.consensus.state import ProposalAborted, ProposalCommitted
+from butterfly_config.consensus.state import Event, ProposalAborted, ProposalCommitted, Ready
 from butterfly_config.node import agreement
 
 
@@ -54,26 +54,49 @@ def test_the_origin_gets_the_propose_last_and_the_finalize_first() -> None:
             if sender == "n0" and isinstance(m, Finalize)] == ["n2", "n1", "n3"]
 
 
+class ScriptedReplica:
+    """A replica stand-in whose Ready batches carry the events a test gives it."""
+
+    def __init__(self) -> None:
+        self.batches: list[Ready] = []
+
+    def propose(self, *_args: object) -> None:
+        pass
+
+    def emit(self, *events: Event) -> None:
+        self.batches.append(Ready(None, (), (), events))
+
+    def has_ready(self) -> bool:
+        return bool(self.batches)
+
+    def ready(self) -> Ready:
+        return self.batches[0]
+
+    def advance(self, ready: Ready) -> None:
+        self.batches.remove(ready)
+
+
 def test_an_abort_that_is_not_final_leaves_the_client_waiting_for_the_outcome() -> None:
     """A veto by fewer than f members on the fast path may be overridden (the entry is
     re-proposed and commits): the driver answers the client with the real outcome."""
-    params = make_params(4)
-    member = signers(4)[1]
-    replica = Replica(params, member, make_validator(member.node_id), hash_fn, [genesis()])
+    replica = ScriptedReplica()
     driver = agreement.ConsensusDriver(
-        replica, persist=lambda _c, _s, _o: None, send=lambda _to, _data: None,
-        apply=lambda _d: None, on_event=lambda _e: None)
+        replica, persist=lambda _c, _s, _o: None,  # type: ignore[arg-type]
+        send=lambda _to, _data: None, apply=lambda _d: None, on_event=lambda _e: None)
 
     async def body() -> None:
         future = driver.propose(b"doc-1", initiator="tester", action="update",
                                 request_id="r1")
-        driver._resolve(ProposalAborted("r1", "n3: subscriber refuses", ("n3",), final=False))
+        replica.emit(ProposalAborted("r1", "n3: subscriber refuses", ("n3",), final=False))
+        driver.flush()
         assert not future.done()
-        driver._resolve(ProposalCommitted("r1", 1, "d" * 64))
+        replica.emit(ProposalCommitted("r1", 1, "d" * 64))
+        driver.flush()
         assert (await future).committed
         second = driver.propose(b"doc-2", initiator="tester", action="update",
                                 request_id="r2")
-        driver._resolve(ProposalAborted("r2", "n3: subscriber refuses", ("n3",)))
+        replica.emit(ProposalAborted("r2", "n3: subscriber refuses", ("n3",)))
+        driver.flush()
         outcome = await second
         assert not outcome.committed and outcome.rejected_by == ("n3",)
 

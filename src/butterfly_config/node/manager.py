@@ -596,11 +596,18 @@ class ConfigManager:
             detail["client_told"] = update.told
             detail["note"] = ("committed after its client was told it had not; the client "
                               "may have sent it again")
-            log.warning("revision %d commits request %s, whose client was told %d: %s",
-                        entry.revision, entry.request_id, update.told["status"],
-                        update.told["message"])
-            self.metrics_hook("update", "committed_late")
         return AuditNote(update.actor, update.action, "committed", detail)
+
+    def commit_recorded(self, note: AuditNote) -> None:
+        """After `commit_audit`'s record is stored with its revision: say so when the
+        client had been told otherwise (logged and counted only once it is durable)."""
+        told = note.detail.get("client_told")
+        if told is None:
+            return
+        log.warning("revision %d commits request %s, whose client was told %d: %s",
+                    note.detail["revision"], note.detail["request_id"], told["status"],
+                    told["message"])
+        self.metrics_hook("update", "committed_late")
 
     def _outcome_result(
         self,

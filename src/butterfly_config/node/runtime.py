@@ -493,6 +493,8 @@ class NodeRuntime:
                      if decided.entry.revision in mine else None)
             self.store.append_revision(self.manager.revision_entry(decided, previous),
                                        consensus_state=carry, audit=audit)
+            if audit is not None:
+                self.manager.commit_recorded(audit)
             previous = decided.entry.document
             carried = carry is not None
         if state is not None and not carried:
