@@ -231,3 +231,25 @@ def test_a_node_whose_file_conflicts_agrees_under_the_committed_settings(
     finally:
         edited.manager.close()
         edited.store.close()
+
+
+def test_a_file_that_renames_the_node_is_refused_naming_the_conflict(tmp_path: Path) -> None:
+    """Renaming the node in its file (node.node_id and its cluster.members entry, a
+    static option) leaves it outside the committed membership: it cannot take part,
+    so it does not start, and the error says why (found by review: it said "add this
+    node to [[cluster.members]]" about a file that does list it)."""
+    runtime, layout = cluster_member(tmp_path)
+    runtime.manager.close()
+    runtime.store.close()
+    path = layout.nodes[0].config_path
+    path.write_text(path.read_text(encoding="utf-8").replace('"node-0"', '"node-9"', 2),
+                    encoding="utf-8")
+    before = stored_revisions(tmp_path / "node-0")
+    edited = NodeRuntime(base=ConfigLoader().add_file(path).load(), config_paths=[path])
+    with logging_restored(), pytest.raises(ConfigError) as refused:
+        edited.build()
+    message = refused.value.render()
+    assert "cluster.members otherwise than the committed configuration" in message
+    assert "cannot take part" in message and "not in cluster.members" in message
+    assert "put the file's values back" in message
+    assert stored_revisions(tmp_path / "node-0") == before  # nothing deleted

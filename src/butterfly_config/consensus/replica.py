@@ -615,8 +615,7 @@ class Replica:
 
     def _refuse(self, request: ClientRequest, kind: RefuseKind, reason: str) -> None:
         if request.origin == self._id:
-            if self._own.pop(request.request_id, None) is not None:
-                self._events.append(ProposalRefused(request.request_id, kind, reason))
+            self._own_refused(request.request_id, kind, reason)
             return
         refuse = Refuse(
             *self._header(self.head_revision + 1),
@@ -629,16 +628,20 @@ class Replica:
     def _on_refuse(self, message: Refuse) -> None:
         if message.sender != self.coordinator and not self._refusal_while_changing(message):
             return
-        own = self._own.get(message.request_id)
+        self._own_refused(message.request_id, message.kind, message.reason)
+
+    def _own_refused(self, request_id: str, kind: RefuseKind, reason: str) -> None:
+        """Report the refusal of an own request, unless it is not final yet."""
+        own = self._own.get(request_id)
         if own is None:
             return
-        if message.kind == "busy" and own.broadcast:
+        if kind == "busy" and own.broadcast:
             # the other members hold copies, and a later coordinator may propose one:
             # "nothing applied" is not final until another entry takes its revision
-            own.refusal = (message.kind, message.reason)
+            own.refusal = (kind, reason)
             return
-        del self._own[message.request_id]
-        self._events.append(ProposalRefused(message.request_id, message.kind, message.reason))
+        del self._own[request_id]
+        self._events.append(ProposalRefused(request_id, kind, reason))
 
     def _refusal_while_changing(self, message: Refuse) -> bool:
         """A refusal this member, in a view change, takes from the coordinator of the

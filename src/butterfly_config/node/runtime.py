@@ -426,7 +426,21 @@ class NodeRuntime:
         the file's, the node would follow another coordinator than the cluster's, or
         accept certificates smaller than the cluster's quorum.
         """
-        self.params = consensus_params(self.manager.config.model, self.signer, self._base_dir)
+        try:
+            params = consensus_params(self.manager.config.model, self.signer, self._base_dir)
+        except (ConfigError, ConfigIOError, ValueError) as exc:
+            # e.g. a file that renames this node: the committed members lack the new name
+            paths = ", ".join(self.file_conflicts)
+            raise ConfigError(f"this node cannot take part under the committed settings: {exc}", [
+                ConfigIssue(next(iter(self.file_conflicts)), (
+                    f"this node's file sets {paths} otherwise than the committed "
+                    f"configuration, and under the committed settings this node cannot take "
+                    f"part ({exc}); the node does not start, and its history is kept"),
+                    hint="put the file's values back; a cluster keeps its static options for "
+                         "as long as it keeps its history (docs/operations.md, \"A static "
+                         "option differs from the committed configuration\")",
+                    rule="committed-static")]) from exc
+        self.params = params
         self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
                                self.params.signing_algorithm)
 
