@@ -16,7 +16,13 @@ from butterfly_config.consensus.crypto import Signer, generate_signer
 from butterfly_config.consensus.messages import Decided, Message, make_entry
 from butterfly_config.consensus.params import ConsensusParams, Member
 from butterfly_config.consensus.replica import Replica
-from butterfly_config.consensus.state import Event, HardState, Verdict
+from butterfly_config.consensus.state import (
+    Event,
+    HardState,
+    ProposalCommitted,
+    ProposalRefused,
+    Verdict,
+)
 
 CLUSTER = "test-cluster"
 GENESIS_DOC = b"revision-0"
@@ -202,6 +208,16 @@ class Harness:
     # -- observations
     def heads(self) -> dict[str, tuple[int, str]]:
         return {m: (r.head_revision, r.head.entry.digest) for m, r in self.replicas.items()}
+
+    def answers(self, member: str, request_id: str) -> list[str]:
+        """What `member` was told of its request, in order: "committed", "refused:<kind>"."""
+        found = []
+        for event in self.events[member]:
+            if isinstance(event, ProposalCommitted) and event.request_id == request_id:
+                found.append("committed")
+            elif isinstance(event, ProposalRefused) and event.request_id == request_id:
+                found.append(f"refused:{event.kind}")
+        return found
 
     def events_of(self, member: str, kind: type) -> list[Event]:
         return [e for e in self.events[member] if isinstance(e, kind)]

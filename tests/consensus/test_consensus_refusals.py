@@ -17,17 +17,6 @@ from butterfly_config.consensus.messages import (
     Message,
     Status,
 )
-from butterfly_config.consensus.state import ProposalCommitted, ProposalRefused
-
-
-def outcomes(h: Harness, member: str, request_id: str) -> list[str]:
-    found = []
-    for event in h.events[member]:
-        if isinstance(event, ProposalCommitted) and event.request_id == request_id:
-            found.append("committed")
-        elif isinstance(event, ProposalRefused) and event.request_id == request_id:
-            found.append(f"refused:{event.kind}")
-    return found
 
 
 def test_a_committed_request_is_not_refused_as_stale_to_an_origin_that_missed_its_commit() -> None:
@@ -54,7 +43,7 @@ def test_a_committed_request_is_not_refused_as_stale_to_an_origin_that_missed_it
     h.check_agreement()
     assert h.replicas["n2"].head_revision == 1
     assert h.disks["n2"].log[1].entry.request_id == "x"
-    assert outcomes(h, "n2", "x") == ["committed"]
+    assert h.answers("n2", "x") == ["committed"]
 
 
 def test_a_request_refused_as_busy_is_not_committed_afterwards_from_a_held_copy() -> None:
@@ -73,7 +62,7 @@ def test_a_request_refused_as_busy_is_not_committed_afterwards_from_a_held_copy(
     h.propose("n0", "r2", b"doc-2")  # to every member; n3 is busy with r1 by then
     h.settle(rounds=400, step_ms=100)
     h.check_agreement()
-    outs = outcomes(h, "n0", "r2")
+    outs = h.answers("n0", "r2")
     committed = [d.entry.request_id for d in h.disks["n1"].log[1:]]
     assert ("r2" in committed) == ("committed" in outs)
     assert not ("committed" in outs and any(o.startswith("refused") for o in outs)), (
@@ -91,9 +80,9 @@ def test_a_request_whose_revision_another_update_took_is_answered_stale_at_once(
     h.propose("n1", "y", b"doc-y")
     h.run()
     assert {r.head_revision for r in h.replicas.values()} == {1}
-    assert outcomes(h, "n2", "x") == ["refused:stale"]
-    assert outcomes(h, "n1", "y") == ["committed"]
+    assert h.answers("n2", "x") == ["refused:stale"]
+    assert h.answers("n1", "y") == ["committed"]
     h.drop = None
     h.settle(rounds=100)
-    assert outcomes(h, "n2", "x") == ["refused:stale"]  # and nothing else, ever
+    assert h.answers("n2", "x") == ["refused:stale"]  # and nothing else, ever
     h.check_agreement()
