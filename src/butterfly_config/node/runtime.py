@@ -428,7 +428,7 @@ class NodeRuntime:
         """
         try:
             params = consensus_params(self.manager.config.model, self.signer, self._base_dir)
-        except (ConfigError, ConfigIOError, ValueError) as exc:
+        except (ConfigError, ValueError) as exc:  # an I/O error stays one (exit 2)
             # e.g. a file that renames this node: the committed members lack the new name
             paths = ", ".join(self.file_conflicts)
             raise ConfigError(f"this node cannot take part under the committed settings: {exc}", [
