@@ -659,9 +659,8 @@ class Replica:
         queued = self._queued.request_id if self._queued else None
         if request.request_id in (active, queued):
             return
-        if any(d.entry.request_id == request.request_id
-               for d in itertools.islice(reversed(self._log), 8)):
-            return
+        if self._committed_as_requested(request):
+            return  # a late copy of a request already decided
         if self._round is not None or self._queued is not None:
             self._refuse(request, "busy", "another configuration update is in progress")
             return
@@ -703,11 +702,16 @@ class Replica:
         return True
 
     def _committed_as_requested(self, request: ClientRequest) -> bool:
-        """Whether `request` is decided already, as the revision it was made for."""
-        if request.revision > self.head_revision:
+        """Whether `request` is decided already, as the revision it was made for.
+
+        Looked up among the revisions kept in memory only: a copy of a request older
+        than those is long settled either way, and a member replaying old requests
+        must not make this replica read its history source for each one.
+        """
+        first = len(self._digests) - len(self._log)
+        if not first <= request.revision <= self.head_revision:
             return False
-        decided = self.decided(request.revision)
-        return decided is not None and decided.entry.request_id == request.request_id
+        return self._log[request.revision - first].entry.request_id == request.request_id
 
     # ================================================================ coordinator
 
