@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from butterfly_config.consensus.crypto import KeyRing
+
 Protocol = Literal["standard_pbft", "optimistic_pbft"]
 
 
@@ -120,6 +122,10 @@ class ConsensusParams:
     def scaled(self, base_ms: int) -> int:
         """A base timeout scaled by timeout_multiplier (at least 1 ms)."""
         return max(1, int(base_ms * self.timeout_multiplier))
+
+    def keyring(self) -> KeyRing:
+        """A new key ring of the members' public keys (with its own cache)."""
+        return KeyRing({m.node_id: m.public_key for m in self.members}, self.signing_algorithm)
 
     def same_cluster(self, other: ConsensusParams) -> bool:
         """True when `other` differs only in what may change at runtime."""

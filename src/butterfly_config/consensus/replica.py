@@ -169,9 +169,7 @@ class Replica:
         self._params = params
         self._signer = signer
         self._id = signer.node_id
-        self._keyring = keyring or KeyRing(
-            {m.node_id: m.public_key for m in params.members}, params.signing_algorithm
-        )
+        self._keyring = keyring or params.keyring()
         # own signatures are remembered as verified only when the ring holds this very key
         # (a node whose key does not match cluster.members keeps checking them, and failing)
         self._remember_own = self._keyring.holds_key_of(signer)

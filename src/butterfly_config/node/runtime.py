@@ -34,7 +34,6 @@ from butterfly_config.consensus.certificates import Verifier
 from butterfly_config.consensus.crypto import (
     EcdsaP256Signer,
     Ed25519Signer,
-    KeyRing,
     Signer,
     generate_signer,
 )
@@ -269,9 +268,7 @@ def committed_verifier(base: ButterflyConfig, store: HistoryStore, signer: Signe
         params = consensus_params(model, signer, base_dir)
     except (ConfigError, ConfigIOError, ValueError):
         return fallback
-    keyring = KeyRing({m.node_id: m.public_key for m in params.members},
-                      params.signing_algorithm)
-    return Verifier(params, keyring, digest, fallback.genesis)
+    return Verifier(params, params.keyring(), digest, fallback.genesis)
 
 
 # -- the node -------------------------------------------------------------------------
@@ -303,8 +300,7 @@ class NodeRuntime:
         self.signer = load_signer(model, self.standalone, base_dir)
         self.tls = tls_contexts(model, base_dir)  # (API server, peer server, peer client)
         self.params = consensus_params(model, self.signer, base_dir)
-        self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
-                               self.params.signing_algorithm)
+        self.keyring = self.params.keyring()
         self.genesis = genesis_entry(self.params.cluster_name, documents.document_of(self.base))
         self.store = open_store(self.base, self.params.cluster_name)
         try:
@@ -441,8 +437,7 @@ class NodeRuntime:
                          "option differs from the committed configuration\")",
                     rule="committed-static")]) from exc
         self.params = params
-        self.keyring = KeyRing({m.node_id: m.public_key for m in self.params.members},
-                               self.params.signing_algorithm)
+        self.keyring = self.params.keyring()
 
     def _log_stale_file_values(self) -> None:
         if self.manager.revision == 0:

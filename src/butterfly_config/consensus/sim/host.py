@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from butterfly_config.consensus.crypto import KeyRing, Signer
+from butterfly_config.consensus.crypto import Signer
 from butterfly_config.consensus.messages import Decided
 from butterfly_config.consensus.replica import Replica, Validator
 from butterfly_config.consensus.sim.world import World, sim_hash
@@ -50,7 +50,7 @@ class Instance:
 
     def start(self, world: World, now_ms: int, replica_class: type[Replica] = Replica) -> Replica:
         """Boot (or reboot) from disk; the new replica knows only what was persisted."""
-        keyring = KeyRing({m.node_id: m.public_key for m in world.params.members})
+        keyring = world.keyring()
         self.replica = replica_class(
             world.params,
             self.signer,

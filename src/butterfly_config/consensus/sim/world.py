@@ -86,7 +86,7 @@ class World:
         return self.params.member_ids
 
     def keyring(self) -> KeyRing:
-        return KeyRing({m.node_id: m.public_key for m in self.params.members})
+        return self.params.keyring()
 
     def genesis_entry(self) -> Entry:
         return self.genesis.entry
