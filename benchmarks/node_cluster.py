@@ -1,8 +1,8 @@
 """Real node processes on 127.0.0.1: commit latency, memory, and etcd beside them.
 
 For each cluster size: start a dev cluster, send sequential consensus updates
-(client request -> 200: the revision is certified, durable on the coordinator,
-and durable and applied on the node that answers), and after each one ask every
+(client request -> 200: the revision is certified, i.e. a quorum stored its
+vote for it, and durable and applied on the node that answers), and after each one ask every
 node when it applied the new revision (watch's `applied_at`, on the clock the
 request was sent by): the quorum's last of those stamps is -> applied by a
 quorum, the last of all -> applied on every node.

@@ -70,3 +70,24 @@ def test_a_wrong_failure_detector_never_breaks_safety(nodes: int, byzantine: str
         f"{summary.violation_seeds}, liveness failures in seeds {summary.liveness_seeds}\n{report}"
     )
     assert summary.commits > 0
+
+
+@pytest.mark.parametrize(("nodes", "protocol"), [
+    (4, "optimistic_pbft"), (4, "standard_pbft"), (7, "optimistic_pbft")])
+def test_a_coordinator_that_crashes_between_its_finalize_and_its_write_breaks_nothing(
+    nodes: int, protocol: str,
+) -> None:
+    """The node sends a FINALIZE before it stores the revision itself (state.precedes_write):
+    crashes aimed at that moment keep every invariant, and the coordinator, restarted
+    without the revision, gets it back from its peers."""
+    count = 60 if nodes == 4 else 30
+    start = 70_000 + 1000 * nodes
+    params = replace(ci_params(nodes, "all"), protocol=protocol, crashes_after_finalize=True)
+    summary = run_seeds(params, range(start, start + count))
+    report = "\n\n".join(r.describe() for r in summary.failures[:2])
+    assert summary.ok, (
+        f"n={nodes} {protocol} crashes after FINALIZE: violations in seeds "
+        f"{summary.violation_seeds}, liveness failures in seeds {summary.liveness_seeds}\n{report}"
+    )
+    assert summary.crash_points["after a FINALIZE, before its write"] > 0, summary.crash_points
+    assert summary.commits > 0

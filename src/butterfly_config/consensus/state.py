@@ -9,6 +9,12 @@ The caller's loop, as in etcd raft:
 Persisting before sending is what keeps "one digest per ballot and revision"
 true across crashes: a vote or lock is in hard_state before the message that
 carries it leaves the node.
+
+One exception: messages for which `precedes_write` holds (FINALIZE) may be
+sent before step 1, since they prove a decision with a quorum's signatures and
+promise nothing of their sender. A caller that sends them first must finish
+steps 1-4 before it steps anything else. A crash in between loses only the
+sender's own copy of the revision, which it fetches back from its peers.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Literal, TypeAlias
 from butterfly_config.consensus.messages import (
     Decided,
     Entry,
+    Finalize,
     Message,
     PrepareCertificate,
     RefuseKind,
@@ -57,6 +64,12 @@ class Outbound:
 
     to: str
     message: Message
+
+
+def precedes_write(message: Message) -> bool:
+    """True for a message that may leave before its batch is durable (module docstring):
+    a FINALIZE, whose commit certificate is the whole of its claim."""
+    return isinstance(message, Finalize)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,16 @@ state are written to SQLite *before* any message of the same batch leaves the
 node, then the revisions are applied to the running configuration, then
 events are handled, then `advance`. All calls happen on the loop thread, so
 the replica is never entered concurrently.
+
+One kind of message leaves before the batch's write (`precedes_write`): a
+FINALIZE. It carries a commit certificate, a quorum's signed votes, and
+promises nothing of its sender, so the members can store and apply the
+revision while the coordinator writes it too (as etcd's raft lets a leader
+send entries while it appends them itself). If the coordinator then crashes,
+it fetches the revision from its peers like any member that missed it. The
+write follows in the loop's next turn, and any input that comes first (a
+message, a tick, a proposal, a flush) has it done before it is stepped, so
+the replica never runs ahead of its store.
 """
 
 from __future__ import annotations
@@ -23,11 +33,14 @@ from butterfly_config.consensus.replica import Replica
 from butterfly_config.consensus.state import (
     Event,
     HardState,
+    Outbound,
     ProposalAborted,
     ProposalCommitted,
     ProposalRefused,
     Ready,
+    precedes_write,
 )
+from butterfly_config.history.errors import HistoryError
 
 log = logging.getLogger("butterfly.agreement")
 
@@ -81,6 +94,8 @@ class ConsensusDriver:
         # the hard state last made durable: an unchanged one is not written again
         # (each write is an fsync'd transaction on the path of the next message)
         self._durable: HardState | None = None
+        # a batch whose FINALIZEs are on their way and whose write is still to come
+        self._writing: tuple[Ready, dict[int, bytes], asyncio.Handle] | None = None
 
     # -- inputs ---------------------------------------------------------------
     def receive(self, data: bytes) -> None:
@@ -94,10 +109,12 @@ class ConsensusDriver:
             return
         if log.isEnabledFor(logging.DEBUG):
             log.debug("recv %s from %s", type(message).__name__, getattr(message, "sender", "?"))
+        self._finish_write()
         self.replica.step(message)
         self.flush()
 
     def tick(self) -> None:
+        self._finish_write()
         self.replica.tick(self.clock_ms())
         self.flush()
 
@@ -116,6 +133,7 @@ class ConsensusDriver:
         request_id = request_id or new_request_id(action)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
+        self._finish_write()
         self.replica.propose(request_id, document, initiator, revision)
         self.flush()
         return future
@@ -127,12 +145,50 @@ class ConsensusDriver:
 
     # -- the Ready loop ---------------------------------------------------------
     def flush(self) -> None:
+        self._finish_write()
         while self.replica.has_ready():
             ready = self.replica.ready()
+            if self._needs_write(ready) and any(precedes_write(o.message) for o in ready.messages):
+                self._send_certificates_first(ready)
+                return
             self._carry_out(ready)
             self.replica.advance(ready)
 
-    def _carry_out(self, ready: Ready) -> None:
+    def _needs_write(self, ready: Ready) -> bool:
+        return bool(ready.committed) or (
+            ready.hard_state is not None and ready.hard_state != self._durable)
+
+    def _send_certificates_first(self, ready: Ready) -> None:
+        """Send the batch's FINALIZEs now and carry out the rest in the loop's next turn,
+        after the peers' send tasks (woken by `send`) have put them on the wire."""
+        wire: dict[int, bytes] = {}
+        self._send_all([o for o in ready.messages if precedes_write(o.message)], wire)
+        handle = asyncio.get_running_loop().call_soon(self._write_in_turn)
+        self._writing = (ready, wire, handle)
+
+    def _write_in_turn(self) -> None:
+        try:
+            self.flush()
+        except HistoryError:
+            pass  # NodeRuntime._persist reported it and stops the node
+        except Exception:
+            log.exception("carrying out a decided batch failed")
+
+    def _finish_write(self) -> None:
+        """Carry out the batch whose FINALIZEs went first, before any other input is
+        stepped: the replica never runs ahead of its store. Raises what `persist` raises
+        (the batch then stays unwritten, as any batch whose write fails)."""
+        if self._writing is None:
+            return
+        ready, wire, handle = self._writing
+        self._writing = None
+        handle.cancel()
+        self._carry_out(ready, wire)
+        self.replica.advance(ready)
+
+    def _carry_out(self, ready: Ready, sent: dict[int, bytes] | None = None) -> None:
+        """Write, send, apply, and report `ready`; `sent`: its FINALIZEs were sent already
+        (`_send_certificates_first`), encoded as given."""
         self.stats.batches += 1
         state = ready.hard_state
         if state is not None and state == self._durable:
@@ -143,8 +199,20 @@ class ConsensusDriver:
             self.stats.persisted_revisions += len(ready.committed)
             if state is not None:
                 self._durable = state
-        wire: dict[int, bytes] = {}  # a broadcast is one message to every peer: encoded once
-        for outbound in ready.messages:
+        if sent is None:
+            self._send_all(ready.messages, {})
+        else:
+            self._send_all([o for o in ready.messages if not precedes_write(o.message)], sent)
+        for decided in ready.committed:
+            self.apply(decided)
+        for event in ready.events:
+            self._resolve(event)
+            self.on_event(event)
+
+    def _send_all(self, messages: list[Outbound] | tuple[Outbound, ...],
+                  wire: dict[int, bytes]) -> None:
+        """`wire`: encodings by message identity, so that a broadcast is encoded once."""
+        for outbound in messages:
             message = outbound.message
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("send %s to %s", type(message).__name__, outbound.to)
@@ -152,11 +220,6 @@ class ConsensusDriver:
             if data is None:
                 data = wire[id(message)] = encode_message(message)
             self.send(outbound.to, data)
-        for decided in ready.committed:
-            self.apply(decided)
-        for event in ready.events:
-            self._resolve(event)
-            self.on_event(event)
 
     def _resolve(self, event: Event) -> None:
         outcome: Outcome | None = None
@@ -178,3 +241,4 @@ class ConsensusDriver:
         future = self._pending.pop(request_id, None)
         if future is not None and not future.done():
             future.set_result(outcome)
+

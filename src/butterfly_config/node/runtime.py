@@ -481,7 +481,7 @@ class NodeRuntime:
     def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None,
                  own: tuple[ProposalCommitted, ...]) -> None:
         """Revisions, the hard state and the audit records of this node's own commits
-        (`own`), durable before any message of the batch is sent."""
+        (`own`), durable before any message of the batch but its FINALIZEs is sent."""
         try:
             self._persist_batch(committed, hard_state, own)
         except HistoryError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -25,6 +26,8 @@ class RunResult:
     trace_hash: str = ""
     evidence: dict[str, int] = field(default_factory=dict)
     """How often honest members found evidence against each member."""
+    crash_points: dict[str, int] = field(default_factory=dict)
+    """Crashes of honest members, by when they fell (see runner.Counters)."""
 
     @property
     def ok(self) -> bool:
@@ -58,9 +61,11 @@ class Summary:
     violation_seeds: list[int] = field(default_factory=list)
     liveness_seeds: list[int] = field(default_factory=list)
     failures: list[RunResult] = field(default_factory=list)
+    crash_points: Counter[str] = field(default_factory=Counter)
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
+        self.crash_points.update(result.crash_points)
         self.commits += result.commits
         self.aborts += result.aborts
         self.view_changes += result.view_changes

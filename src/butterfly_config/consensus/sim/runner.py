@@ -63,6 +63,7 @@ from butterfly_config.consensus.state import (
     ProposalCommitted,
     ProposalRefused,
     ViewChanged,
+    precedes_write,
 )
 
 
@@ -96,6 +97,11 @@ class SimParams:
     """Every tick, an honest replica may be told a random set of members is down
     (`Replica.set_unresponsive`): the detector is only advice, so a wrong one
     must never break safety. Drawn from its own random stream."""
+    crashes_after_finalize: bool = False
+    """A crash meant for right after a member's next write waits for a write that
+    follows a FINALIZE sent ahead of it (state.precedes_write), and falls between the
+    two: aims a sweep at the moment a coordinator has told the members a decision
+    that it has not stored itself."""
 
 
 # -- events ---------------------------------------------------------------------
@@ -147,6 +153,9 @@ class Counters:
     evidence: Counter[str] = field(default_factory=Counter)
     """Evidence honest members found, per accused member."""
     views: set[int] = field(default_factory=set)
+    crash_points: Counter[str] = field(default_factory=Counter)
+    """Crashes of honest members by when they fell: "any time", "after a write",
+    "after a FINALIZE, before its write"."""
 
 
 class Simulation:
@@ -262,7 +271,8 @@ class Simulation:
             for _ in range(rng.randint(0, 2)):
                 at = rng.randint(0, window)
                 name = rng.choice(honest)
-                self.queue.schedule(at, Crash(name, after_persist=rng.random() < 0.3))
+                after_persist = rng.random() < 0.3 or self.params.crashes_after_finalize
+                self.queue.schedule(at, Crash(name, after_persist=after_persist))
                 back = at + rng.randint(100, 2000)
                 if back < window:
                     self.queue.schedule(back, Restart(name))
@@ -395,12 +405,23 @@ class Simulation:
         inst = self.instances[event.instance]
         if not inst.up:
             return
+        if event.after_persist and self.params.crashes_after_finalize:
+            inst = self._coordinator_seen_by(inst)
         if event.after_persist:
             inst.crash_after_persist = True
             self.trace.add(self.queue.now_ms, inst.name, "will crash after its next persist")
         else:
             inst.crash()
+            self.counters.crash_points["any time"] += 1
             self.trace.add(self.queue.now_ms, inst.name, "CRASH")
+
+    def _coordinator_seen_by(self, inst: Instance) -> Instance:
+        """The honest instance, up, that `inst` takes for its coordinator (else `inst`)."""
+        coordinator = inst.replica.coordinator if inst.replica is not None else None
+        for other in self.instances.values():
+            if other.identity == coordinator and other.honest and other.up:
+                return other
+        return inst
 
     def _heal(self, final: bool) -> None:
         self.net.heal(lossless=final)
@@ -422,13 +443,25 @@ class Simulation:
 
     # -- the caller's Ready loop -------------------------------------------------
     def _process(self, inst: Instance) -> None:
-        """Persist, then send, then apply and handle events, then advance (state.py)."""
+        """Persist, then send, then apply and handle events, then advance (state.py);
+        as the node's driver does, a FINALIZE goes before the write, and a crash meant to
+        come right after a write then falls between the two."""
         self._sizes.clear()
         for _ in range(1000):
             replica = inst.replica
             if replica is None or not replica.has_ready():
                 return
             ready = replica.ready()
+            early: tuple[Outbound, ...] = ()
+            if ready.committed or ready.hard_state is not None:
+                early = tuple(o for o in ready.messages if precedes_write(o.message))
+            self._send(inst, early)
+            if early and inst.crash_after_persist:
+                inst.crash()
+                self.counters.crash_points["after a FINALIZE, before its write"] += 1
+                self.trace.add(self.queue.now_ms, inst.name,
+                               "CRASH (FINALIZE sent, nothing written)")
+                return
             for decided in ready.committed:
                 inst.durable.log.append(decided)
                 if inst.honest:
@@ -438,18 +471,23 @@ class Simulation:
             if ready.hard_state is not None:
                 inst.durable.hard_state = ready.hard_state
                 inst.durable.writes += 1
-            if inst.crash_after_persist:
+            if inst.crash_after_persist and not self.params.crashes_after_finalize:
                 inst.crash()
+                self.counters.crash_points["after a write"] += 1
                 self.trace.add(self.queue.now_ms, inst.name, "CRASH (persisted, nothing sent)")
                 return
-            for out in ready.messages:
-                strategy = self.strategies.get(inst.name)
-                for sent in strategy.outbound(out) if strategy is not None else (out,):
-                    self._transmit(inst, sent)
+            self._send(inst, tuple(o for o in ready.messages if not precedes_write(o.message))
+                       if early else ready.messages)
             for event in ready.events:
                 self._event(inst, event)
             replica.advance(ready)
         self.checker._fail("progress", inst.name, "Ready batches never run dry (livelock)")
+
+    def _send(self, inst: Instance, messages: tuple[Outbound, ...]) -> None:
+        strategy = self.strategies.get(inst.name)
+        for out in messages:
+            for sent in strategy.outbound(out) if strategy is not None else (out,):
+                self._transmit(inst, sent)
 
     def _transmit(self, inst: Instance, out: Outbound) -> None:
         message = out.message
@@ -551,6 +589,7 @@ class Simulation:
         result.aborts = self.counters.aborts
         result.view_changes = len(self.counters.views - {0})
         result.evidence = dict(self.counters.evidence)
+        result.crash_points = dict(self.counters.crash_points)
         result.messages = self.net.stats.sent
         result.bytes_sent = self.net.stats.bytes_sent
         result.events = self.trace.count
