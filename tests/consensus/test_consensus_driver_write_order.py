@@ -78,14 +78,28 @@ def test_the_coordinator_sends_its_finalize_before_it_writes_the_revision() -> N
             "send", member, "ConfigApplied", "n0")
 
 
-@pytest.mark.parametrize("entry", ["receive", "tick", "propose", "flush"])
-def test_any_input_before_the_write_has_the_write_done_first(entry: str) -> None:
+@pytest.mark.parametrize("entry", ["receive", "tick", "propose", "flush", "settle"])
+def test_any_input_before_the_write_has_the_write_done_first(
+    entry: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """What comes between the FINALIZE and the coordinator's write (a peer's message, a
-    tick, a client's proposal, a flush) finds the revision written and applied."""
+    tick, a client's proposal, a flush, a change the runtime makes after `settle`) finds
+    the revision written before the replica is stepped."""
     cluster = Cluster()
     coordinator = cluster.drivers["n0"]
     seen: list[tuple[bool, int]] = []
     scheduled: list[bool] = []
+    stepped: list[tuple[str, bool]] = []  # replica inputs in the gap: written by then?
+    in_gap = [False]
+    for method in ("step", "tick", "propose"):
+        real = getattr(coordinator.replica, method)
+
+        def recording(*args: Any, _real: Any = real, _name: str = method) -> Any:
+            if in_gap[0]:
+                stepped.append((_name, ("write", "n0", (1,)) in cluster.log))
+            return _real(*args)
+
+        monkeypatch.setattr(coordinator.replica, method, recording)
 
     def step_in_between(node: str, message: object) -> None:
         if node != "n0" or not isinstance(message, Finalize) or scheduled:
@@ -95,14 +109,18 @@ def test_any_input_before_the_write_has_the_write_done_first(entry: str) -> None
 
         def input_in_the_gap() -> None:
             before = written()
+            in_gap[0] = True
             if entry == "receive":  # a late copy of a vote
                 coordinator.receive(cluster.wire[("n1", "n0", "PrepareOk")])
             elif entry == "tick":
                 coordinator.tick()
             elif entry == "propose":
                 coordinator.propose(b"doc-2", initiator="bob", action="update")
-            else:
+            elif entry == "flush":
                 coordinator.flush()
+            else:
+                coordinator.settle()
+            in_gap[0] = False
             seen.append((before, coordinator.replica.head_revision if written() else -1))
 
         # scheduled before the driver's own turn for the write: runs in the gap
@@ -117,6 +135,8 @@ def test_any_input_before_the_write_has_the_write_done_first(entry: str) -> None
     asyncio.run(body())
     assert seen == [(False, 1)]
     assert cluster.log.count(("write", "n0", (1,))) == 1  # written once, not again
+    expected = {"receive": "step", "tick": "tick", "propose": "propose"}.get(entry)
+    assert stepped == ([(expected, True)] if expected else [])
 
 
 class ScriptedReplica:
@@ -164,34 +184,61 @@ def _finalize_batch() -> Ready:
     return batch
 
 
+@pytest.mark.parametrize("where", ["persist", "event"])
 @pytest.mark.parametrize("failure", [HistoryError("disk full"), RuntimeError("a bug")])
-def test_a_failed_write_after_the_finalize_leaves_the_batch_unapplied(
-    failure: Exception, caplog: pytest.LogCaptureFixture,
+def test_what_fails_in_the_turn_after_the_finalize_reaches_the_runtime(
+    failure: Exception, where: str,
 ) -> None:
+    """No caller is there to catch it: `on_error` gets it (the runtime stops the node on a
+    store failure), and a batch whose write failed is neither applied nor advanced."""
     batch = _finalize_batch()
     replica = ScriptedReplica(batch)
     applied: list[Decided] = []
     sent: list[str] = []
+    errors: list[Exception] = []
 
-    def failing_persist(*_args: object) -> None:
-        raise failure
+    def persist(*_args: object) -> None:
+        if where == "persist":
+            raise failure
+
+    def on_event(_event: object) -> None:
+        if where == "event":
+            raise failure
 
     driver = agreement.ConsensusDriver(
-        replica, persist=failing_persist,  # type: ignore[arg-type]
+        replica, persist=persist,  # type: ignore[arg-type]
         send=lambda to, data: sent.append(type(decode_message(data)).__name__),
-        apply=applied.append, on_event=lambda _e: None)
+        apply=applied.append, on_event=on_event, on_error=errors.append)
 
     async def body() -> None:
         driver.flush()
         assert sent == ["Finalize"] * 3 and not replica.advanced
-        await asyncio.sleep(0.01)  # the driver's turn for the write comes and fails
+        await asyncio.sleep(0.01)  # the driver's turn for the write comes, and fails
+
+    asyncio.run(body())
+    assert errors == [failure]
+    assert replica.advanced == [] and replica.batches == [batch]
+    assert applied == ([] if where == "persist" else list(batch.committed))
+    assert sent == ["Finalize"] * 3  # nothing else of the batch left
+
+
+def test_without_a_runtime_to_tell_a_failure_in_that_turn_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def persist(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    driver = agreement.ConsensusDriver(
+        ScriptedReplica(_finalize_batch()), persist=persist,  # type: ignore[arg-type]
+        send=lambda _to, _data: None, apply=lambda _d: None, on_event=lambda _e: None)
+
+    async def body() -> None:
+        driver.flush()
+        await asyncio.sleep(0.01)
 
     with caplog.at_level("ERROR", logger="butterfly.agreement"):
         asyncio.run(body())
-    assert applied == [] and replica.advanced == [] and replica.batches == [batch]
-    assert sent == ["Finalize"] * 3  # nothing sent that needed the write
-    # a store failure was reported by the runtime already; anything else is logged here
-    assert ("batch failed" in caplog.text) is isinstance(failure, RuntimeError)
+    assert "carrying out a decided batch failed" in caplog.text and "a bug" in caplog.text
 
 
 def test_without_a_finalize_the_batch_is_written_before_anything_is_sent() -> None:

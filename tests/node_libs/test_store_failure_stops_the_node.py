@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reload_helpers import logging_restored, node_file
+from reload_helpers import cluster_member, logging_restored, node_file
 
 from butterfly_config.history.errors import HistoryError
 from butterfly_config.loader import ConfigLoader
@@ -71,3 +71,22 @@ def test_a_failing_store_stops_the_node_with_exit_code_1(
     assert len(errors) == 1
     assert "the history store failed; stopping the node (exit code 1)" in errors[0]
     assert DISK_FULL in errors[0] and "check free disk space" in errors[0]
+
+
+def test_a_store_failure_in_the_drivers_own_turn_stops_the_node_too(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A coordinator writes a revision in the loop's turn after its FINALIZE went out
+    (agreement.py), where no message handler is there to catch what the write raises:
+    the driver hands it to the runtime, which stops on a store failure as everywhere."""
+    runtime, _layout = cluster_member(tmp_path)
+    try:
+        caplog.set_level(logging.ERROR, logger="butterfly")
+        runtime.driver.on_error(RuntimeError("a bug"))  # type: ignore[misc]
+        assert runtime.exit_code == 0
+        assert "carrying out a decided batch failed" in caplog.text
+        runtime.driver.on_error(HistoryError(f"{runtime.store.path}: {DISK_FULL}"))  # type: ignore[misc]
+        assert runtime.exit_code == 1
+        assert "stopping the node (exit code 1)" in caplog.text
+    finally:
+        runtime.manager.close()
+        runtime.store.close()

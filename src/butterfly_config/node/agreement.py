@@ -40,7 +40,6 @@ from butterfly_config.consensus.state import (
     Ready,
     precedes_write,
 )
-from butterfly_config.history.errors import HistoryError
 
 log = logging.getLogger("butterfly.agreement")
 
@@ -88,6 +87,9 @@ class ConsensusDriver:
     on_event: Callable[[Event], None]
     clock_ms: Callable[[], int] = field(default=lambda: int(time.monotonic() * 1000))
     stats: DriverStats = field(default_factory=DriverStats)
+    on_error: Callable[[Exception], None] | None = None
+    """Told what a batch carried out in a later turn of the loop raised (where no caller
+    is there to catch it, see `_send_certificates_first`); None: it is logged."""
 
     def __post_init__(self) -> None:
         self._pending: dict[str, asyncio.Future[Outcome]] = {}
@@ -159,8 +161,9 @@ class ConsensusDriver:
             ready.hard_state is not None and ready.hard_state != self._durable)
 
     def _send_certificates_first(self, ready: Ready) -> None:
-        """Send the batch's FINALIZEs now and carry out the rest in the loop's next turn,
-        after the peers' send tasks (woken by `send`) have put them on the wire."""
+        """Send the batch's FINALIZEs now and carry out the rest in the loop's next turn:
+        the peers' send tasks, woken by `send`, run first, and a task whose stream is open
+        and idle writes its frame then (a busy one just queues it)."""
         wire: dict[int, bytes] = {}
         self._send_all([o for o in ready.messages if precedes_write(o.message)], wire)
         handle = asyncio.get_running_loop().call_soon(self._write_in_turn)
@@ -169,15 +172,20 @@ class ConsensusDriver:
     def _write_in_turn(self) -> None:
         try:
             self.flush()
-        except HistoryError:
-            pass  # NodeRuntime._persist reported it and stops the node
-        except Exception:
-            log.exception("carrying out a decided batch failed")
+        except Exception as exc:
+            if self.on_error is None:
+                log.exception("carrying out a decided batch failed")
+            else:
+                self.on_error(exc)
+
+    def settle(self) -> None:
+        """Carry out a batch whose FINALIZEs went ahead of its write, if any: called before
+        anything else changes the replica, so the replica never runs ahead of its store.
+        Raises what carrying it out raises (the batch is then not advanced, as any
+        batch whose write fails)."""
+        self._finish_write()
 
     def _finish_write(self) -> None:
-        """Carry out the batch whose FINALIZEs went first, before any other input is
-        stepped: the replica never runs ahead of its store. Raises what `persist` raises
-        (the batch then stays unwritten, as any batch whose write fails)."""
         if self._writing is None:
             return
         ready, wire, handle = self._writing

@@ -355,6 +355,7 @@ class NodeRuntime:
             apply=self._apply,
             on_event=self._event,
             clock_ms=self._now_ms,
+            on_error=self._driver_failed,
         )
         self.manager.attach(self.driver)
         self.manager.sync_trigger = self._sync_now
@@ -456,6 +457,14 @@ class NodeRuntime:
             return Verdict.invalid(reason)
         veto = self.manager.veto(document)
         return Verdict.veto(veto) if veto else Verdict.accept()
+
+    def _driver_failed(self, exc: Exception) -> None:
+        """What a batch the driver carried out on its own turn raised (no caller to catch
+        it): a store failure stops the node, as on every other path."""
+        if isinstance(exc, HistoryError):
+            self._store_failed(exc)
+        else:
+            log.error("carrying out a decided batch failed", exc_info=exc)
 
     def _on_peer_message(self, data: bytes) -> None:
         if self.exit_code:
@@ -583,6 +592,7 @@ class NodeRuntime:
             self.metrics.observe_phase(str(phase), float(seconds))
 
     def _sync_now(self) -> None:
+        self.driver.settle()
         self.replica.request_sync()
         self.driver.flush()
 
@@ -594,6 +604,7 @@ class NodeRuntime:
         """
         if member not in self.params.member_ids:
             return None
+        self.driver.settle()
         before = (self.replica.reputation(member), self.replica.member_state(member))
         self.replica.reset_reputation(member)
         self.driver.flush()
@@ -619,6 +630,7 @@ class NodeRuntime:
         )
 
     def _mark_unresponsive(self, members: frozenset[str]) -> None:
+        self.driver.settle()
         self.replica.set_unresponsive(members)
         self.driver.flush()
 
@@ -630,6 +642,7 @@ class NodeRuntime:
         return entry.doc_hash if entry is not None else None
 
     def _suspect_coordinator(self) -> None:
+        self.driver.settle()
         self.replica.suspect_coordinator()
         self.driver.flush()
 

@@ -155,7 +155,8 @@ class Counters:
     views: set[int] = field(default_factory=set)
     crash_points: Counter[str] = field(default_factory=Counter)
     """Crashes of honest members by when they fell: "any time", "after a write",
-    "after a FINALIZE, before its write"."""
+    "after a FINALIZE, before its write" (and how many of those restarted before the
+    final heal)."""
 
 
 class Simulation:
@@ -415,6 +416,14 @@ class Simulation:
             self.counters.crash_points["any time"] += 1
             self.trace.add(self.queue.now_ms, inst.name, "CRASH")
 
+    def _restart_soon(self, inst: Instance) -> None:
+        """Bring a member crashed in its FINALIZE gap back while the faults go on, so it
+        rejoins peers in every state (not only after the final heal)."""
+        at = self.queue.now_ms + self.rng.randint(5, 600)
+        if at < self.params.fault_window_ms:
+            self.queue.schedule(at, Restart(inst.name))
+            self.counters.crash_points["after a FINALIZE, restarted in the fault window"] += 1
+
     def _coordinator_seen_by(self, inst: Instance) -> Instance:
         """The honest instance, up, that `inst` takes for its coordinator (else `inst`)."""
         coordinator = inst.replica.coordinator if inst.replica is not None else None
@@ -459,6 +468,8 @@ class Simulation:
             if early and inst.crash_after_persist:
                 inst.crash()
                 self.counters.crash_points["after a FINALIZE, before its write"] += 1
+                if self.params.crashes_after_finalize:
+                    self._restart_soon(inst)
                 self.trace.add(self.queue.now_ms, inst.name,
                                "CRASH (FINALIZE sent, nothing written)")
                 return
