@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 from consensus_harness import Harness, genesis, hash_fn, make_params, make_validator, signers
+from scripted_replica import ScriptedReplica
 
 from butterfly_config.consensus.messages import Finalize, Propose, decode_message, encode_message
 from butterfly_config.consensus.replica import Replica
-from butterfly_config.consensus.state import Event, ProposalAborted, ProposalCommitted, Ready
+from butterfly_config.consensus.state import ProposalAborted, ProposalCommitted
 from butterfly_config.node import agreement
 
 
@@ -52,28 +53,6 @@ def test_the_origin_gets_the_propose_last_and_the_finalize_first() -> None:
             if sender == "n0" and isinstance(m, Propose)] == ["n1", "n3", "n2"]
     assert [to for sender, to, m in h.sent
             if sender == "n0" and isinstance(m, Finalize)] == ["n2", "n1", "n3"]
-
-
-class ScriptedReplica:
-    """A replica stand-in whose Ready batches carry the events a test gives it."""
-
-    def __init__(self) -> None:
-        self.batches: list[Ready] = []
-
-    def propose(self, *_args: object) -> None:
-        pass
-
-    def emit(self, *events: Event) -> None:
-        self.batches.append(Ready(None, (), (), events))
-
-    def has_ready(self) -> bool:
-        return bool(self.batches)
-
-    def ready(self) -> Ready:
-        return self.batches[0]
-
-    def advance(self, ready: Ready) -> None:
-        self.batches.remove(ready)
 
 
 def test_an_abort_that_is_not_final_leaves_the_client_waiting_for_the_outcome() -> None:

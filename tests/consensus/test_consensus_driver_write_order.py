@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from consensus_harness import genesis, hash_fn, make_params, make_validator, signers
+from scripted_replica import ScriptedReplica
 
 from butterfly_config.consensus.messages import Decided, Finalize, decode_message
 from butterfly_config.consensus.replica import Replica
@@ -137,27 +138,6 @@ def test_any_input_before_the_write_has_the_write_done_first(
     assert cluster.log.count(("write", "n0", (1,))) == 1  # written once, not again
     expected = {"receive": "step", "tick": "tick", "propose": "propose"}.get(entry)
     assert stepped == ([(expected, True)] if expected else [])
-
-
-class ScriptedReplica:
-    """Hands out given Ready batches; records what the driver does with them."""
-
-    def __init__(self, *batches: Ready) -> None:
-        self.batches = list(batches)
-        self.advanced: list[Ready] = []
-
-    def has_ready(self) -> bool:
-        return bool(self.batches)
-
-    def ready(self) -> Ready:
-        return self.batches[0]
-
-    def advance(self, ready: Ready) -> None:
-        self.batches.remove(ready)
-        self.advanced.append(ready)
-
-    def tick(self, _now: int) -> None:
-        pass
 
 
 def _finalize_batch() -> Ready:
