@@ -200,6 +200,38 @@ def test_what_fails_in_the_turn_after_the_finalize_reaches_the_runtime(
     assert replica.advanced == [] and replica.batches == [batch]
     assert applied == ([] if where == "persist" else list(batch.committed))
     assert sent == ["Finalize"] * 3  # nothing else of the batch left
+    assert driver.halted
+
+
+def test_a_halted_driver_takes_no_more_input() -> None:
+    """Nothing after a batch that could not be carried out may be sent, voted or applied:
+    the FINALIZEs are not sent again, and a new proposal is answered at once."""
+    batch = _finalize_batch()
+    replica = ScriptedReplica(batch)
+    sent: list[str] = []
+    errors: list[Exception] = []
+
+    def persist(*_args: object) -> None:
+        raise HistoryError("disk full")
+
+    driver = agreement.ConsensusDriver(
+        replica, persist=persist,  # type: ignore[arg-type]
+        send=lambda to, data: sent.append(type(decode_message(data)).__name__),
+        apply=lambda _d: None, on_event=lambda _e: None, on_error=errors.append)
+
+    async def body() -> agreement.Outcome:
+        driver.flush()
+        await asyncio.sleep(0.01)
+        driver.tick()
+        driver.flush()
+        driver.settle()
+        driver.receive(b"anything")
+        return await driver.propose(b"doc-2", initiator="bob", action="update")
+
+    outcome = asyncio.run(body())
+    assert sent == ["Finalize"] * 3 and len(errors) == 1
+    assert not outcome.committed and outcome.kind == "timeout"
+    assert "stopped taking part" in outcome.reason
 
 
 def test_without_a_runtime_to_tell_a_failure_in_that_turn_is_logged(

@@ -73,20 +73,24 @@ def test_a_failing_store_stops_the_node_with_exit_code_1(
     assert DISK_FULL in errors[0] and "check free disk space" in errors[0]
 
 
-def test_a_store_failure_in_the_drivers_own_turn_stops_the_node_too(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A coordinator writes a revision in the loop's turn after its FINALIZE went out
-    (agreement.py), where no message handler is there to catch what the write raises:
-    the driver hands it to the runtime, which stops on a store failure as everywhere."""
+@pytest.mark.parametrize("failure", ["store", "bug"])
+def test_a_batch_the_driver_cannot_carry_out_stops_the_node(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: str) -> None:
+    """The driver halts (nothing after such a batch may be voted or applied) and tells the
+    runtime, which stops with exit code 1 so that a supervisor restarts the node; this
+    also covers a coordinator's write in the loop's turn after its FINALIZE went out
+    (agreement.py), where no message handler is there to catch what it raises."""
     runtime, _layout = cluster_member(tmp_path)
     try:
         caplog.set_level(logging.ERROR, logger="butterfly")
-        runtime.driver.on_error(RuntimeError("a bug"))  # type: ignore[misc]
-        assert runtime.exit_code == 0
-        assert "carrying out a decided batch failed" in caplog.text
-        runtime.driver.on_error(HistoryError(f"{runtime.store.path}: {DISK_FULL}"))  # type: ignore[misc]
+        error = (HistoryError(f"{runtime.store.path}: {DISK_FULL}") if failure == "store"
+                 else RuntimeError("a bug"))
+        assert runtime.driver.on_error is not None
+        runtime.driver.on_error(error)
         assert runtime.exit_code == 1
         assert "stopping the node (exit code 1)" in caplog.text
+        runtime.driver.on_error(error)  # reported once
+        assert caplog.text.count("stopping the node") == 1
     finally:
         runtime.manager.close()
         runtime.store.close()

@@ -88,8 +88,8 @@ class ConsensusDriver:
     clock_ms: Callable[[], int] = field(default=lambda: int(time.monotonic() * 1000))
     stats: DriverStats = field(default_factory=DriverStats)
     on_error: Callable[[Exception], None] | None = None
-    """Told what a batch carried out in a later turn of the loop raised (where no caller
-    is there to catch it, see `_send_certificates_first`); None: it is logged."""
+    """Told what carrying out a batch raised, once: the driver has halted (see `halted`)
+    and the node must stop. None: it is logged."""
 
     def __post_init__(self) -> None:
         self._pending: dict[str, asyncio.Future[Outcome]] = {}
@@ -98,10 +98,19 @@ class ConsensusDriver:
         self._durable: HardState | None = None
         # a batch whose FINALIZEs are on their way and whose write is still to come
         self._writing: tuple[Ready, dict[int, bytes], asyncio.Handle] | None = None
+        self._halted = False
+
+    @property
+    def halted(self) -> bool:
+        """A batch could not be carried out (its write, apply or events failed): nothing
+        more is stepped, sent, voted or applied, since the batches after it rest on it."""
+        return self._halted
 
     # -- inputs ---------------------------------------------------------------
     def receive(self, data: bytes) -> None:
         """A peer's bytes: decoded, stepped, and the resulting work carried out."""
+        if self._halted:
+            return
         self.stats.received += 1
         try:
             message = decode_message(data)
@@ -116,6 +125,8 @@ class ConsensusDriver:
         self.flush()
 
     def tick(self) -> None:
+        if self._halted:
+            return
         self._finish_write()
         self.replica.tick(self.clock_ms())
         self.flush()
@@ -134,6 +145,10 @@ class ConsensusDriver:
         """
         request_id = request_id or new_request_id(action)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if self._halted:
+            future.set_result(Outcome(False, kind="timeout", reason=(
+                "this node has stopped taking part in agreement (see its log)")))
+            return future
         self._pending[request_id] = future
         self._finish_write()
         self.replica.propose(request_id, document, initiator, revision)
@@ -147,13 +162,15 @@ class ConsensusDriver:
 
     # -- the Ready loop ---------------------------------------------------------
     def flush(self) -> None:
+        if self._halted:
+            return
         self._finish_write()
         while self.replica.has_ready():
             ready = self.replica.ready()
             if self._needs_write(ready) and any(precedes_write(o.message) for o in ready.messages):
                 self._send_certificates_first(ready)
                 return
-            self._carry_out(ready)
+            self._carry_out_or_halt(ready)
             self.replica.advance(ready)
 
     def _needs_write(self, ready: Ready) -> bool:
@@ -172,18 +189,16 @@ class ConsensusDriver:
     def _write_in_turn(self) -> None:
         try:
             self.flush()
-        except Exception as exc:
-            if self.on_error is None:
-                log.exception("carrying out a decided batch failed")
-            else:
-                self.on_error(exc)
+        except Exception as exc:  # no caller here to raise it to
+            if not self._halted:
+                self._halt(exc)
 
     def settle(self) -> None:
         """Carry out a batch whose FINALIZEs went ahead of its write, if any: called before
         anything else changes the replica, so the replica never runs ahead of its store.
-        Raises what carrying it out raises (the batch is then not advanced, as any
-        batch whose write fails)."""
-        self._finish_write()
+        Raises what carrying it out raises (the driver has halted then)."""
+        if not self._halted:
+            self._finish_write()
 
     def _finish_write(self) -> None:
         if self._writing is None:
@@ -191,8 +206,26 @@ class ConsensusDriver:
         ready, wire, handle = self._writing
         self._writing = None
         handle.cancel()
-        self._carry_out(ready, wire)
+        self._carry_out_or_halt(ready, wire)
         self.replica.advance(ready)
+
+    def _carry_out_or_halt(self, ready: Ready, sent: dict[int, bytes] | None = None) -> None:
+        try:
+            self._carry_out(ready, sent)
+        except Exception as exc:
+            self._halt(exc)
+            raise
+
+    def _halt(self, exc: Exception) -> None:
+        self._halted = True
+        if self._writing is not None:
+            self._writing[2].cancel()
+            self._writing = None
+        if self.on_error is None:
+            log.error("carrying out a decided batch failed; this node takes no further "
+                      "part in agreement", exc_info=exc)
+        else:
+            self.on_error(exc)
 
     def _carry_out(self, ready: Ready, sent: dict[int, bytes] | None = None) -> None:
         """Write, send, apply, and report `ready`; `sent`: its FINALIZEs were sent already

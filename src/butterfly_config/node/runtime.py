@@ -459,12 +459,18 @@ class NodeRuntime:
         return Verdict.veto(veto) if veto else Verdict.accept()
 
     def _driver_failed(self, exc: Exception) -> None:
-        """What a batch the driver carried out on its own turn raised (no caller to catch
-        it): a store failure stops the node, as on every other path."""
+        """The driver could not carry out a batch and has halted: stop, exit code 1, so a
+        supervisor restarts the node (it then catches up from its store and peers)."""
         if isinstance(exc, HistoryError):
             self._store_failed(exc)
-        else:
-            log.error("carrying out a decided batch failed", exc_info=exc)
+            return
+        if self.exit_code:
+            return
+        self.exit_code = 1
+        log.error("carrying out a decided batch failed; stopping the node (exit code 1)",
+                  exc_info=exc)
+        if self._stop is not None:
+            self._stop.set()
 
     def _on_peer_message(self, data: bytes) -> None:
         if self.exit_code:
@@ -473,6 +479,10 @@ class NodeRuntime:
             self.driver.receive(data)
         except HistoryError as exc:  # usually met by _persist already: reported once
             self._store_failed(exc)
+        except Exception:
+            if not self.driver.halted:
+                raise  # the transport logs it
+            # else reported through the driver's on_error, which stops the node
 
     def _store_failed(self, exc: HistoryError) -> None:
         """Stop the node, exit code 1: without a durable history it must not vote or apply.
@@ -592,9 +602,21 @@ class NodeRuntime:
             self.metrics.observe_phase(str(phase), float(seconds))
 
     def _sync_now(self) -> None:
-        self.driver.settle()
-        self.replica.request_sync()
-        self.driver.flush()
+        self._change_replica(self.replica.request_sync)
+
+    def _change_replica(self, change: Callable[[], None]) -> None:
+        """Run `change` on the replica once any write of the driver's is done, then carry
+        out its work. A driver that cannot (it halted, and the node is stopping: see
+        `_driver_failed`) changes nothing, quietly: these come from heartbeats and timers."""
+        try:
+            self.driver.settle()
+            if self.driver.halted:
+                return
+            change()
+            self.driver.flush()
+        except Exception:
+            if not self.driver.halted:
+                raise
 
     def _reset_reputation(self, member: str) -> tuple[Standing, Standing] | None:
         """Reset this replica's score of `member`; None if it is not a member.
@@ -630,9 +652,7 @@ class NodeRuntime:
         )
 
     def _mark_unresponsive(self, members: frozenset[str]) -> None:
-        self.driver.settle()
-        self.replica.set_unresponsive(members)
-        self.driver.flush()
+        self._change_replica(lambda: self.replica.set_unresponsive(members))
 
     def _committed_hash(self, revision: int) -> str | None:
         head = self.replica.head
@@ -642,9 +662,7 @@ class NodeRuntime:
         return entry.doc_hash if entry is not None else None
 
     def _suspect_coordinator(self) -> None:
-        self.driver.settle()
-        self.replica.suspect_coordinator()
-        self.driver.flush()
+        self._change_replica(self.replica.suspect_coordinator)
 
     def cluster_status(self) -> dict[str, Any]:
         nodes: list[dict[str, Any]] = []
@@ -778,8 +796,9 @@ class NodeRuntime:
         while not stop.is_set():
             try:
                 self.driver.tick()
-            except HistoryError as exc:
-                self._store_failed(exc)
+            except Exception as exc:
+                if not self.driver.halted:  # else reported through the driver's on_error
+                    self._driver_failed(exc)
                 stop.set()
                 return
             with contextlib.suppress(TimeoutError):

@@ -166,6 +166,7 @@ class Simulation:
         self.params = params
         self.seed = seed
         self.rng = random.Random(seed)
+        self._finalize_crashed: set[str] = set()  # crashed after a FINALIZE, restart due
         self.world: World = build_world(
             self.rng, params.nodes, params.faulty, protocol=params.protocol
         )
@@ -341,6 +342,10 @@ class Simulation:
         elif isinstance(event, Restart):
             inst = self.instances[event.instance]
             if not inst.up:
+                if inst.name in self._finalize_crashed:
+                    self._finalize_crashed.discard(inst.name)
+                    self.counters.crash_points[
+                        "after a FINALIZE, restarted in the fault window"] += 1
                 self._start(inst)
         elif isinstance(event, Partition):
             self.net.partition(event.groups)
@@ -422,7 +427,7 @@ class Simulation:
         at = self.queue.now_ms + self.rng.randint(5, 600)
         if at < self.params.fault_window_ms:
             self.queue.schedule(at, Restart(inst.name))
-            self.counters.crash_points["after a FINALIZE, restarted in the fault window"] += 1
+            self._finalize_crashed.add(inst.name)
 
     def _coordinator_seen_by(self, inst: Instance) -> Instance:
         """The honest instance, up, that `inst` takes for its coordinator (else `inst`)."""
