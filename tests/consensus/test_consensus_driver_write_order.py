@@ -230,8 +230,8 @@ def test_a_halted_driver_takes_no_more_input() -> None:
 
     outcome = asyncio.run(body())
     assert sent == ["Finalize"] * 3 and len(errors) == 1
-    assert not outcome.committed and outcome.kind == "timeout"
-    assert "stopped taking part" in outcome.reason
+    assert not outcome.committed and outcome.kind == "stopped"
+    assert "no further part in agreement" in outcome.reason
 
 
 def test_without_a_runtime_to_tell_a_failure_in_that_turn_is_logged(

@@ -146,8 +146,9 @@ class ConsensusDriver:
         request_id = request_id or new_request_id(action)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         if self._halted:
-            future.set_result(Outcome(False, kind="timeout", reason=(
-                "this node has stopped taking part in agreement (see its log)")))
+            future.set_result(Outcome(False, kind="stopped", reason=(
+                "it could not carry out a decided batch and takes no further part in "
+                "agreement (see its log)")))
             return future
         self._pending[request_id] = future
         self._finish_write()

@@ -642,6 +642,9 @@ class ConfigManager:
         if outcome.kind == "veto":
             return UpdateRefused(
                 409, f"update aborted by the coordinator: {outcome.reason}; nothing applied")
+        if outcome.kind == "stopped":
+            return UpdateRefused(503, f"this node is stopping: {outcome.reason}; nothing was "
+                                      "sent - send the update to another node")
         if outcome.kind == "not_ready":
             return UpdateRefused(503, f"no established coordinator: {outcome.reason}")
         if outcome.kind == "stale":
