@@ -147,10 +147,10 @@ def _finalize_batch() -> Ready:
     coordinator = cluster.drivers["n0"]
     real_carry_out = coordinator._carry_out
 
-    def recording(ready: Ready, sent: dict[int, bytes] | None = None) -> None:
+    def recording(ready: Ready, *rest: Any) -> None:
         if ready.committed:
             batches.append(ready)
-        real_carry_out(ready, sent)
+        real_carry_out(ready, *rest)
 
     coordinator._carry_out = recording  # type: ignore[method-assign]
 

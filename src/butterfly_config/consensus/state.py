@@ -231,6 +231,14 @@ class Ready:
     messages: tuple[Outbound, ...]
     events: tuple[Event, ...]
 
+    def split_messages(self) -> tuple[tuple[Outbound, ...], tuple[Outbound, ...]]:
+        """(the messages `precedes_write` lets leave before the batch's write, the rest),
+        each in the batch's order."""
+        first = tuple(o for o in self.messages if precedes_write(o.message))
+        if not first:
+            return (), self.messages
+        return first, tuple(o for o in self.messages if not precedes_write(o.message))
+
     @property
     def empty(self) -> bool:
         return (

@@ -7,7 +7,7 @@ node, then the revisions are applied to the running configuration, then
 events are handled, then `advance`. All calls happen on the loop thread, so
 the replica is never entered concurrently.
 
-One kind of message leaves before the batch's write (`precedes_write`): a
+One kind of message leaves before the batch's write (`Ready.split_messages`): a
 FINALIZE. It carries a commit certificate, a quorum's signed votes, and
 promises nothing of its sender, so the members can store and apply the
 revision while the coordinator writes it too (as etcd's raft lets a leader
@@ -38,7 +38,6 @@ from butterfly_config.consensus.state import (
     ProposalCommitted,
     ProposalRefused,
     Ready,
-    precedes_write,
 )
 
 log = logging.getLogger("butterfly.agreement")
@@ -96,8 +95,10 @@ class ConsensusDriver:
         # the hard state last made durable: an unchanged one is not written again
         # (each write is an fsync'd transaction on the path of the next message)
         self._durable: HardState | None = None
-        # a batch whose FINALIZEs are on their way and whose write is still to come
-        self._writing: tuple[Ready, dict[int, bytes], asyncio.Handle] | None = None
+        # a batch whose FINALIZEs are on their way and whose write is still to come: the
+        # batch, its other messages, the encodings sent, the loop's call to finish it
+        self._writing: tuple[Ready, tuple[Outbound, ...], dict[int, bytes], asyncio.Handle] \
+            | None = None
         self._halted = False
 
     @property
@@ -168,24 +169,26 @@ class ConsensusDriver:
         self._finish_write()
         while self.replica.has_ready():
             ready = self.replica.ready()
-            if self._needs_write(ready) and any(precedes_write(o.message) for o in ready.messages):
-                self._send_certificates_first(ready)
+            first, rest = ready.split_messages()
+            if first and self._needs_write(ready):
+                self._send_certificates_first(ready, first, rest)
                 return
-            self._carry_out_or_halt(ready)
+            self._carry_out_or_halt(ready, ready.messages, {})
             self.replica.advance(ready)
 
     def _needs_write(self, ready: Ready) -> bool:
         return bool(ready.committed) or (
             ready.hard_state is not None and ready.hard_state != self._durable)
 
-    def _send_certificates_first(self, ready: Ready) -> None:
-        """Send the batch's FINALIZEs now and carry out the rest in the loop's next turn:
-        the peers' send tasks, woken by `send`, run first, and a task whose stream is open
-        and idle writes its frame then (a busy one just queues it)."""
+    def _send_certificates_first(self, ready: Ready, first: tuple[Outbound, ...],
+                                 rest: tuple[Outbound, ...]) -> None:
+        """Send the batch's FINALIZEs (`first`) now and carry out the rest in the loop's
+        next turn: the peers' send tasks, woken by `send`, run first, and a task whose
+        stream is open and idle writes its frame then (a busy one just queues it)."""
         wire: dict[int, bytes] = {}
-        self._send_all([o for o in ready.messages if precedes_write(o.message)], wire)
+        self._send_all(first, wire)
         handle = asyncio.get_running_loop().call_soon(self._write_in_turn)
-        self._writing = (ready, wire, handle)
+        self._writing = (ready, rest, wire, handle)
 
     def _write_in_turn(self) -> None:
         try:
@@ -204,15 +207,16 @@ class ConsensusDriver:
     def _finish_write(self) -> None:
         if self._writing is None:
             return
-        ready, wire, handle = self._writing
+        ready, rest, wire, handle = self._writing
         self._writing = None
         handle.cancel()
-        self._carry_out_or_halt(ready, wire)
+        self._carry_out_or_halt(ready, rest, wire)
         self.replica.advance(ready)
 
-    def _carry_out_or_halt(self, ready: Ready, sent: dict[int, bytes] | None = None) -> None:
+    def _carry_out_or_halt(self, ready: Ready, messages: tuple[Outbound, ...],
+                           wire: dict[int, bytes]) -> None:
         try:
-            self._carry_out(ready, sent)
+            self._carry_out(ready, messages, wire)
         except Exception as exc:
             self._halt(exc)
             raise
@@ -220,7 +224,7 @@ class ConsensusDriver:
     def _halt(self, exc: Exception) -> None:
         self._halted = True
         if self._writing is not None:
-            self._writing[2].cancel()
+            self._writing[3].cancel()
             self._writing = None
         if self.on_error is None:
             log.error("carrying out a decided batch failed; this node takes no further "
@@ -228,9 +232,10 @@ class ConsensusDriver:
         else:
             self.on_error(exc)
 
-    def _carry_out(self, ready: Ready, sent: dict[int, bytes] | None = None) -> None:
-        """Write, send, apply, and report `ready`; `sent`: its FINALIZEs were sent already
-        (`_send_certificates_first`), encoded as given."""
+    def _carry_out(self, ready: Ready, messages: tuple[Outbound, ...],
+                   wire: dict[int, bytes]) -> None:
+        """Write `ready`, send `messages` (all of its messages, or those left when its
+        FINALIZEs went first), apply and report it; `wire`: encodings already made."""
         self.stats.batches += 1
         state = ready.hard_state
         if state is not None and state == self._durable:
@@ -241,18 +246,14 @@ class ConsensusDriver:
             self.stats.persisted_revisions += len(ready.committed)
             if state is not None:
                 self._durable = state
-        if sent is None:
-            self._send_all(ready.messages, {})
-        else:
-            self._send_all([o for o in ready.messages if not precedes_write(o.message)], sent)
+        self._send_all(messages, wire)
         for decided in ready.committed:
             self.apply(decided)
         for event in ready.events:
             self._resolve(event)
             self.on_event(event)
 
-    def _send_all(self, messages: list[Outbound] | tuple[Outbound, ...],
-                  wire: dict[int, bytes]) -> None:
+    def _send_all(self, messages: tuple[Outbound, ...], wire: dict[int, bytes]) -> None:
         """`wire`: encodings by message identity, so that a broadcast is encoded once."""
         for outbound in messages:
             message = outbound.message
@@ -283,4 +284,3 @@ class ConsensusDriver:
         future = self._pending.pop(request_id, None)
         if future is not None and not future.done():
             future.set_result(outcome)
-

@@ -63,7 +63,6 @@ from butterfly_config.consensus.state import (
     ProposalCommitted,
     ProposalRefused,
     ViewChanged,
-    precedes_write,
 )
 
 
@@ -466,9 +465,9 @@ class Simulation:
             if replica is None or not replica.has_ready():
                 return
             ready = replica.ready()
-            early: tuple[Outbound, ...] = ()
-            if ready.committed or ready.hard_state is not None:
-                early = tuple(o for o in ready.messages if precedes_write(o.message))
+            early, later = ready.split_messages()
+            if not (ready.committed or ready.hard_state is not None):
+                early, later = (), ready.messages  # nothing to write: all in order
             self._send(inst, early)
             if early and inst.crash_after_persist:
                 inst.crash()
@@ -492,8 +491,7 @@ class Simulation:
                 self.counters.crash_points["after a write"] += 1
                 self.trace.add(self.queue.now_ms, inst.name, "CRASH (persisted, nothing sent)")
                 return
-            self._send(inst, tuple(o for o in ready.messages if not precedes_write(o.message))
-                       if early else ready.messages)
+            self._send(inst, later)
             for event in ready.events:
                 self._event(inst, event)
             replica.advance(ready)
