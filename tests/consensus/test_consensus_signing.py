@@ -21,6 +21,7 @@ from butterfly_config.consensus.crypto import (
 )
 from butterfly_config.consensus.encoding import DecodeError
 from butterfly_config.consensus.messages import (
+    SIGNING_DOMAIN,
     CommitVote,
     PrepareOk,
     Propose,
@@ -77,6 +78,24 @@ def test_signature_does_not_replay_across_message_types(
     ok = sign_message(signer, vote())
     commit = CommitVote(CLUSTER, "a", 3, 1, 7, "digest", ok.signature)
     assert not ring.verify_message(commit)
+
+
+def test_a_signature_binds_every_byte_of_a_large_document(
+    pair: tuple[Ed25519Signer, KeyRing],
+) -> None:
+    """What is signed is a digest of the encoding, the same size for a vote or a
+    PROPOSE with its document, and it changes with any byte of the document, even
+    with the entry's own digest left as it was."""
+    signer, ring = pair
+    document = b"x" * 40_000
+    entry = make_entry(hash_fn, CLUSTER, 7, "parent", document, "req", "a", "admin")
+    signed = sign_message(signer, Propose(CLUSTER, "a", 3, 1, 7, entry, True, ()))
+    assert len(signed.signing_bytes()) == len(SIGNING_DOMAIN) + 32
+    assert len(vote().signing_bytes()) == len(SIGNING_DOMAIN) + 32
+    assert ring.verify_message(signed)
+    for changed in (document[:-1] + b"y", b"y" + document[1:], document + b"\n"):
+        tampered = dataclasses.replace(signed, entry=dataclasses.replace(entry, document=changed))
+        assert not ring.verify_message(tampered)
 
 
 def test_unknown_signer_is_refused() -> None:

@@ -1,10 +1,10 @@
 """Protocol messages: small immutable records, each signed by its sender.
 
 Every message starts with the same header - cluster, sender, view, attempt,
-revision - and ends with `signature`. The signature covers the canonical
-encoding (consensus.encoding) of the type code and every other field, so a
-signature cannot be replayed in another cluster, message type, ballot
-(view, attempt) or revision. Nested records (votes inside certificates,
+revision - and ends with `signature`. The signature covers a BLAKE3 digest of
+the canonical encoding (consensus.encoding) of the type code and every other
+field, so a signature cannot be replayed in another cluster, message type,
+ballot (view, attempt) or revision. Nested records (votes inside certificates,
 reports inside a justification) keep their own signatures and are checked
 one by one.
 
@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
+from blake3 import blake3
+
 from butterfly_config.consensus.encoding import encode, encode_fields, field_names, register
 
-SIGNING_DOMAIN = b"butterfly-config/consensus/v1\x00"
+SIGNING_DOMAIN = b"butterfly-config/consensus/v2\x00"
 ENTRY_DOMAIN = "butterfly-config/entry/v1"
 GENESIS_PARENT = ""
 """Parent digest of revision 0 (the configuration the cluster boots with)."""
@@ -128,8 +130,12 @@ class SignedMessage:
         return (self.view, self.attempt)
 
     def signing_bytes(self) -> bytes:
+        """The domain and the BLAKE3 digest of the type code and every field but the
+        signature: a PROPOSE, FORWARD or FINALIZE holds the whole document, and
+        ed25519 hashes what it signs twice and the verified-signature cache once
+        more, where BLAKE3 reads the encoding once, several times faster."""
         names = field_names(type(self))[:-1]  # every field but the trailing signature
-        return SIGNING_DOMAIN + encode_fields(self, names)
+        return SIGNING_DOMAIN + blake3(encode_fields(self, names)).digest()
 
     def with_signature(self: M, signature: bytes) -> M:
         return dataclasses.replace(self, signature=signature)  # type: ignore[type-var]
