@@ -39,7 +39,7 @@ from butterfly_config.consensus.state import Verdict
 
 CLUSTER = "bench-cluster"
 PAYLOAD = b"x" * 120  # about the size of a vote's signing bytes
-DOCUMENT_BYTES = 40_000  # the node benchmark's cluster document
+DOCUMENT_BYTES = 40_000  # a large cluster's document, about the reference file's size
 
 
 def _hash(data: bytes) -> str:
