@@ -2,10 +2,10 @@
 
 For each cluster size: start a dev cluster, send sequential consensus updates
 (client request -> 200: the revision is certified, i.e. a quorum stored its
-vote for it, and durable and applied on the node that answers), and after each one ask every
-node when it applied the new revision (watch's `applied_at`, on the clock the
-request was sent by): the quorum's last of those stamps is -> applied by a
-quorum, the last of all -> applied on every node.
+vote for it, and durable and applied on the node that answers), and after each
+one ask every node when it applied the new revision (watch's `applied_at`, on
+the clock the request was sent by): the quorum's last of those stamps is ->
+applied by a quorum, the last of all -> applied on every node.
 The floor is a 3-node etcd cluster's put of the same 40 KB document (the
 reference configuration file, 38 KB, whose cluster options the nodes agree on
 as a 4 KB canonical document) in the same run, half right before and half

@@ -477,7 +477,7 @@ class NodeRuntime:
             return  # stopping: the store failed, and nothing may be voted without it
         try:
             self.driver.receive(data)
-        except HistoryError as exc:  # usually met by _persist already: reported once
+        except HistoryError as exc:  # a batch's (told to _driver_failed already) or a read's
             self._store_failed(exc)
         except Exception:
             if not self.driver.halted:
@@ -500,15 +500,10 @@ class NodeRuntime:
     def _persist(self, committed: tuple[Decided, ...], hard_state: HardState | None,
                  own: tuple[ProposalCommitted, ...]) -> None:
         """Revisions, the hard state and the audit records of this node's own commits
-        (`own`), durable before any message of the batch but its FINALIZEs is sent."""
-        try:
-            self._persist_batch(committed, hard_state, own)
-        except HistoryError as exc:
-            self._store_failed(exc)
-            raise  # the batch's messages are not sent and its decisions not applied
+        (`own`), durable before any message of the batch but its FINALIZEs is sent.
 
-    def _persist_batch(self, committed: tuple[Decided, ...], hard_state: HardState | None,
-                       own: tuple[ProposalCommitted, ...]) -> None:
+        A failure here halts the driver, which sends nothing more of the batch and tells
+        `_driver_failed` (the node stops)."""
         state = encode_hard_state(hard_state) if hard_state is not None else None
         head = self.store.head() if committed else None  # a vote alone needs no read
         fresh = [d for d in committed if head is None or d.entry.revision > head[0]]
