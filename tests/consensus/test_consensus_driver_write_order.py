@@ -32,7 +32,17 @@ class Cluster:
             replica = Replica(self.params, signer, make_validator(node), hash_fn, [genesis()])
             self.drivers[node] = agreement.ConsensusDriver(
                 replica, persist=self._persist(node), send=self._send(node),
-                apply=lambda _d: None, on_event=lambda _e: None)
+                apply=self._apply(node), on_event=self._event(node))
+
+    def _apply(self, node: str) -> Any:
+        def apply(decided: Decided) -> None:
+            self.log.append(("apply", node, decided.entry.revision))
+        return apply
+
+    def _event(self, node: str) -> Any:
+        def on_event(event: object) -> None:
+            self.log.append(("event", node, type(event).__name__))
+        return on_event
 
     def _persist(self, node: str) -> agreement.Persist:
         def persist(committed: tuple[Decided, ...], state: HardState | None,
@@ -75,8 +85,26 @@ def test_the_coordinator_sends_its_finalize_before_it_writes_the_revision() -> N
         assert cluster.index("write", member, ()) < cluster.index(
             "send", member, "PrepareOk", "n0")
         # a member applies (and answers CONFIG_APPLIED) only once it wrote the revision
-        assert cluster.index("write", member, (1,)) < cluster.index(
-            "send", member, "ConfigApplied", "n0")
+        assert cluster.index("write", member, (1,)) < cluster.index("apply", member, 1)
+
+
+def test_config_applied_leaves_once_the_revision_is_applied_and_reported() -> None:
+    """The contract's order: a member applies the revision, tells its own components
+    (the events: here the origin's client gets its answer) and then answers
+    CONFIG_APPLIED, which says the revision is applied."""
+    cluster = Cluster()
+
+    async def body() -> agreement.Outcome:
+        future = cluster.drivers["n1"].propose(b"doc-1", initiator="alice", action="update")
+        return await asyncio.wait_for(future, 5)
+
+    assert asyncio.run(body()).committed
+    for member in ("n1", "n2", "n3"):
+        answered = cluster.index("send", member, "ConfigApplied", "n0")
+        assert cluster.index("write", member, (1,)) < cluster.index("apply", member, 1)
+        assert cluster.index("apply", member, 1) < answered
+    assert cluster.index("event", "n1", "ProposalCommitted") < cluster.index(
+        "send", "n1", "ConfigApplied", "n0")
 
 
 @pytest.mark.parametrize("entry", ["receive", "tick", "propose", "flush", "settle"])

@@ -15,6 +15,12 @@ sent before step 1, since they prove a decision with a quorum's signatures and
 promise nothing of their sender. A caller that sends them first must finish
 steps 1-4 before it steps anything else. A crash in between loses only the
 sender's own copy of the revision, which it fetches back from its peers.
+
+Messages for which `follows_apply` holds (CONFIG_APPLIED) say that their
+sender applied a revision, so they belong after step 3, as the contract orders
+it: a member applies, notifies its subscribers and then answers CONFIG_APPLIED.
+Sending one at step 2 is safe too (the revision is durable by then, and the
+message only spares its sender a re-sent FINALIZE), but it would claim early.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from butterfly_config.consensus.messages import (
+    ConfigApplied,
     Decided,
     Entry,
     Finalize,
@@ -70,6 +77,12 @@ def precedes_write(message: Message) -> bool:
     """True for a message that may leave before its batch is durable (module docstring):
     a FINALIZE, whose commit certificate is the whole of its claim."""
     return isinstance(message, Finalize)
+
+
+def follows_apply(message: Message) -> bool:
+    """True for a message that reports its batch's revisions applied (module docstring):
+    a CONFIG_APPLIED, sent once they are."""
+    return isinstance(message, ConfigApplied)
 
 
 @dataclass(frozen=True, slots=True)

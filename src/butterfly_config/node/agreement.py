@@ -4,8 +4,10 @@ Everything the replica asks for happens here, in the order that keeps it
 safe (as etcd's raft asks of its callers): committed revisions and the hard
 state are written to SQLite *before* any message of the same batch leaves the
 node, then the revisions are applied to the running configuration, then
-events are handled, then `advance`. All calls happen on the loop thread, so
-the replica is never entered concurrently.
+events are handled (subscribers told, clients answered), then `advance`. A
+CONFIG_APPLIED (`follows_apply`) leaves after the apply and the events, since
+it says the revision is applied. All calls happen on the loop thread, so the
+replica is never entered concurrently.
 
 One kind of message leaves before the batch's write (`Ready.split_messages`): a
 FINALIZE. It carries a commit certificate, a quorum's signed votes, and
@@ -38,6 +40,7 @@ from butterfly_config.consensus.state import (
     ProposalCommitted,
     ProposalRefused,
     Ready,
+    follows_apply,
 )
 
 log = logging.getLogger("butterfly.agreement")
@@ -235,7 +238,8 @@ class ConsensusDriver:
     def _carry_out(self, ready: Ready, messages: tuple[Outbound, ...],
                    wire: dict[int, bytes]) -> None:
         """Write `ready`, send `messages` (all of its messages, or those left when its
-        FINALIZEs went first), apply and report it; `wire`: encodings already made."""
+        FINALIZEs went first), apply and report it, then send the messages that say it
+        is applied (CONFIG_APPLIED); `wire`: encodings already made."""
         self.stats.batches += 1
         state = ready.hard_state
         if state is not None and state == self._durable:
@@ -246,12 +250,16 @@ class ConsensusDriver:
             self.stats.persisted_revisions += len(ready.committed)
             if state is not None:
                 self._durable = state
+        reports = tuple(o for o in messages if follows_apply(o.message))
+        if reports:
+            messages = tuple(o for o in messages if not follows_apply(o.message))
         self._send_all(messages, wire)
         for decided in ready.committed:
             self.apply(decided)
         for event in ready.events:
             self._resolve(event)
             self.on_event(event)
+        self._send_all(reports, wire)
 
     def _send_all(self, messages: tuple[Outbound, ...], wire: dict[int, bytes]) -> None:
         """`wire`: encodings by message identity, so that a broadcast is encoded once."""
