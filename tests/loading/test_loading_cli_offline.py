@@ -113,6 +113,18 @@ def test_a_missing_file_hint_names_the_option_that_gave_it(
     assert err.splitlines()[1] == f"  hint: {hint}", err
 
 
+@pytest.mark.parametrize("option", ["--config", "--env-file"])
+def test_a_directory_given_as_a_file_is_exit_2_with_a_hint(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str) -> None:
+    write("ok.toml", DEV_FILE)
+    argv = ["config", "validate", "--config", "ok.toml", option, str(tmp_path)]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.splitlines()[0] == f"{tmp_path}: is a directory, not a file", err
+    assert err.splitlines()[1] == (
+        "  hint: name the file itself, not the directory that holds it"), err
+
+
 def test_validate_without_config_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "config", "validate")
     assert code == 2 and "BUTTERFLY_CONFIG" in err

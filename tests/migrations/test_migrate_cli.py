@@ -179,3 +179,12 @@ def test_set_override_changes_the_version_checked(config_file, capsys) -> None:
                  "--set", "metadata.config_version=3.0.0", "--cluster-version", "1.0.0"])
     assert code == 1
     assert "configuration version: 3.0.0" in capsys.readouterr().out
+
+
+def test_a_directory_as_input_is_exit_2_with_a_hint(tmp_path: Path, capsys) -> None:
+    assert _migrate("--from", "0.9", "--to", "1.0", "--input", str(tmp_path),
+                    "--output", str(tmp_path / "n.toml")) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: is a directory, not a TOML file" in err
+    assert "hint: give --input the legacy TOML file itself" in err
+    assert "Traceback" not in err

@@ -35,9 +35,16 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ConfigIOError(f"{file}: no such file", hint="check the --input path") from exc
     except IsADirectoryError as exc:
-        raise ConfigIOError(f"{file}: is a directory, not a TOML file") from exc
+        raise ConfigIOError(f"{file}: is a directory, not a TOML file",
+                            hint="give --input the legacy TOML file itself") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigIOError(f"{file}: not UTF-8 text ({exc.reason})") from exc
+        raise ConfigIOError(f"{file}: not UTF-8 text ({exc.reason})",
+                            hint="configuration files must be UTF-8; re-save it as UTF-8"
+                            ) from exc
+    except PermissionError as exc:
+        raise ConfigIOError(f"{file}: cannot read: {exc.strerror or exc}",
+                            hint="the user running butterfly needs read permission on the "
+                                 "file") from exc
     except OSError as exc:
         raise ConfigIOError(f"{file}: cannot read: {exc.strerror or exc}") from exc
     try:

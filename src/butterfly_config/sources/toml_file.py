@@ -50,12 +50,18 @@ def read_text(
             else f"check the path {given}",
         ) from None
     except IsADirectoryError:
-        raise ConfigIOError(f"{display}: is a directory, not a file{why}") from None
+        raise ConfigIOError(f"{display}: is a directory, not a file{why}",
+                            hint="name the file itself, not the directory that holds it",
+                            ) from None
+    except PermissionError as exc:
+        raise ConfigIOError(f"{display}: cannot be read: {exc.strerror or exc}{why}",
+                            hint="the user running butterfly needs read permission on the "
+                                 "file and search permission on its directories") from None
     except OSError as exc:
         raise ConfigIOError(f"{display}: cannot be read: {exc.strerror or exc}{why}") from None
     except ValueError:  # a NUL in the name: no system call takes one
         raise ConfigIOError(f"{display!r}: a file name cannot contain a NUL character{why}",
-                            ) from None
+                            hint=f"check the path {given}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
