@@ -18,6 +18,7 @@ from reload_helpers import cluster_member
 from butterfly_config.consensus.crypto import Signer, sign_message
 from butterfly_config.consensus.messages import Status, encode_message
 from butterfly_config.consensus.state import EvidenceFound
+from butterfly_config.history.errors import HistoryError
 from butterfly_config.loader import ConfigLoader
 from butterfly_config.node.runtime import NodeRuntime, load_signer
 from butterfly_config.node.service import Identity, UpdateRefused
@@ -27,10 +28,15 @@ WRONG_GENESIS = "f" * 64
 
 
 def build(tmp_path: Path) -> tuple[NodeRuntime, Signer]:
-    runtime, layout = cluster_member(tmp_path)
-    path = layout.nodes[1].config_path
+    runtime, _ = cluster_member(tmp_path)
+    return runtime, peer_signer(tmp_path, 1)
+
+
+def peer_signer(tmp_path: Path, index: int) -> Signer:
+    """The signing key of member `index` of the cluster `build` made in `tmp_path`."""
+    path = tmp_path / f"node-{index}" / "node.toml"
     peer = ConfigLoader().add_file(path).load().model
-    return runtime, load_signer(peer, standalone=False, base_dir=str(path.parent))
+    return load_signer(peer, standalone=False, base_dir=str(path.parent))
 
 
 def claim_other_genesis(runtime: NodeRuntime, signer: Signer) -> None:
@@ -134,6 +140,40 @@ def test_every_peers_reputation_is_exported_from_the_start(tmp_path: Path) -> No
             assert lowered == runtime.replica.reputation("node-1") < 100.0  # kept current
             assert b'butterfly_config_peer_reputation{peer="node-2"} 100.0' in \
                 runtime.metrics.render()[0]
+        finally:
+            runtime.manager.close()
+            runtime.store.close()
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_a_store_that_fails_refuses_the_reset_with_503_and_stops_the_node(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """A reset the node cannot make durable is not answered as done (nor with a 500): the
+    node stops, as on any store failure, and the operator is told why."""
+    async def body() -> None:
+        runtime, node_1 = build(tmp_path)
+        try:
+            for _ in range(4):
+                claim_other_genesis(runtime, node_1)
+            assert runtime.replica.member_state("node-1") == "isolated"
+
+            def fail(*_args: object, **_kwargs: object) -> None:
+                raise HistoryError("disk full")
+
+            monkeypatch.setattr(runtime.store, "save_consensus_state", fail)
+            if when == "before":  # a batch failed earlier: the node is already stopping
+                with pytest.raises(HistoryError):
+                    claim_other_genesis(runtime, peer_signer(tmp_path, 2))
+                assert runtime.driver.halted
+            with pytest.raises(UpdateRefused) as refused:
+                runtime.manager.reset_reputation("node-1", identity=Identity("erin"))
+            assert refused.value.status == 503
+            assert "this node is stopping" in refused.value.message
+            assert "the reset is not kept" in refused.value.message
+            assert runtime.exit_code == 1 and runtime.driver.halted
+            assert not any(a.action == "reputation-reset" for a in runtime.store.list_audit(20))
         finally:
             runtime.manager.close()
             runtime.store.close()

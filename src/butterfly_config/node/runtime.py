@@ -71,11 +71,15 @@ from butterfly_config.node.recovery import (
     to_decided,
 )
 from butterfly_config.node.servers import bind_socket, make_server, serve_on, wait_started
+from butterfly_config.node.service import UpdateRefused
 from butterfly_config.node.state_codec import StateCorrupt, decode_hard_state, encode_hard_state
 from butterfly_config.node.transport import HEARTBEAT_PATH, PeerTransport, RetryPolicy
 from butterfly_config.schema.root import ConfigModel
 
 log = logging.getLogger("butterfly.node")
+
+_STOPPING = ("this node is stopping: it could not carry out a batch of its consensus work "
+             "(see its log); the reset is not kept")
 
 TICK_INTERVAL_S = 0.025  # protocol timers are hundreds of ms; finer ticks only cost CPU
 GENESIS_PATH = "/peer/v1/genesis"
@@ -621,10 +625,19 @@ class NodeRuntime:
         """
         if member not in self.params.member_ids:
             return None
-        self.driver.settle()
-        before = (self.replica.reputation(member), self.replica.member_state(member))
-        self.replica.reset_reputation(member)
-        self.driver.flush()
+        try:
+            self.driver.settle()
+            if self.driver.halted or self.exit_code:
+                raise UpdateRefused(503, _STOPPING)
+            before = (self.replica.reputation(member), self.replica.member_state(member))
+            self.replica.reset_reputation(member)
+            self.driver.flush()
+        except UpdateRefused:
+            raise
+        except Exception as exc:
+            if not self.driver.halted:
+                raise
+            raise UpdateRefused(503, _STOPPING) from exc  # told to _driver_failed already
         return before, (self.replica.reputation(member), self.replica.member_state(member))
 
     # -- heartbeats and peer views ----------------------------------------------------

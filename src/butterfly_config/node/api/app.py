@@ -296,7 +296,8 @@ def create_app(
         responses={**_REFUSALS, 200: {"model": models.ReputationReset},
                    404: {"model": models.ErrorResponse, "description": "no such member"},
                    503: {"model": models.ErrorResponse,
-                         "description": "the node is not connected to its cluster yet"}},
+                         "description": "the node is not connected to its cluster yet, "
+                                        "or is stopping"}},
     )
     async def reset_reputation(
         who: Admin,
