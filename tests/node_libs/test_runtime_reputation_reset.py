@@ -44,6 +44,13 @@ def claim_other_genesis(runtime: NodeRuntime, signer: Signer) -> None:
     runtime.driver.receive(encode_message(sign_message(signer, status)))
 
 
+def isolate(runtime: NodeRuntime, signer: Signer) -> None:
+    """Enough false claims from `signer`'s member to isolate it."""
+    for _ in range(4):
+        claim_other_genesis(runtime, signer)
+    assert runtime.replica.member_state(signer.node_id) == "isolated"
+
+
 def peer_reputation(runtime: NodeRuntime, peer: str) -> float | None:
     return runtime.metrics.registry.get_sample_value(
         "butterfly_config_peer_reputation", {"peer": peer})
@@ -53,9 +60,7 @@ def test_reset_lifts_the_isolation_and_the_member_is_heard_again(tmp_path: Path)
     async def body() -> None:
         runtime, node_1 = build(tmp_path)
         try:
-            for _ in range(4):
-                claim_other_genesis(runtime, node_1)
-            assert runtime.replica.member_state("node-1") == "isolated"
+            isolate(runtime, node_1)
             assert runtime.cluster_status()["nodes"][1]["state"] == "isolated"
             claim_other_genesis(runtime, node_1)  # ignored while isolated
             assert runtime.replica.reputation("node-1") == 0.0
@@ -155,9 +160,7 @@ def test_a_store_that_fails_refuses_the_reset_with_503_and_stops_the_node(
     async def body() -> None:
         runtime, node_1 = build(tmp_path)
         try:
-            for _ in range(4):
-                claim_other_genesis(runtime, node_1)
-            assert runtime.replica.member_state("node-1") == "isolated"
+            isolate(runtime, node_1)
 
             def fail(*_args: object, **_kwargs: object) -> None:
                 raise HistoryError("disk full")
