@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from reload_helpers import node_file, running_node
+from reload_helpers import cluster_member, node_file, running_node
 
 from butterfly_config.node.service import Identity, PatchOperation, UpdateRefused
 
@@ -64,5 +64,35 @@ def test_a_revision_number_stays_exact_and_carries_no_note(tmp_path: Path) -> No
             assert result.target_revision == first and result.note == ""
             assert "note" not in result.as_dict()
             assert manager.config.get_value(LEVEL) == 5
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize(("spec", "asks_peers"), [
+    ("no-such-version", False),  # not a hash prefix: no revision it lacks can match it
+    ("2.0.0", False),            # a config_version: static, so no newer revision has another
+    ("abc", False),              # too short to be a hash prefix
+    ("abcd1234", True),          # a hash prefix: a newer revision may have it
+    ("99", True),                # a revision past this member's head
+])
+def test_a_member_asks_its_peers_only_when_the_target_may_be_newer(
+        tmp_path: Path, spec: str, asks_peers: bool) -> None:
+    """A member lacking the target catches up before saying it does not exist, but only
+    when a revision it has not received could be the one meant: a typo is refused at
+    once instead of after the catch-up's wait."""
+    async def body() -> None:
+        runtime, _ = cluster_member(tmp_path)
+        manager = runtime.manager
+        asked: list[bool] = []
+        manager.sync_trigger = lambda: asked.append(True)
+        try:
+            with pytest.raises(UpdateRefused) as refused:
+                await manager.rollback(spec, identity=ADMIN)
+            assert refused.value.status == 400
+            assert "no revision matches" in refused.value.message
+            assert bool(asked) is asks_peers
+        finally:
+            manager.close()
+            runtime.store.close()
 
     asyncio.run(body())

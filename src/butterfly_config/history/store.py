@@ -762,6 +762,13 @@ def revision_number(text: str) -> int | None:
     return int(text)
 
 
+def may_be_hash_prefix(text: str) -> bool:
+    """Whether `text` has the form of a cluster_hash prefix (`resolve_version`), so it may
+    name a revision this store does not hold yet."""
+    prefix = text.strip().lower()
+    return len(prefix) >= _MIN_PREFIX and _is_hex(prefix) and not is_revision_number(prefix)
+
+
 def _upper(before: int | None) -> int:
     return (1 << 62) if before is None else before
 

@@ -31,7 +31,7 @@ from butterfly_config.consensus.messages import Decided
 from butterfly_config.errors import ConfigError, ConfigIssue
 from butterfly_config.history import AuditNote, Change, HistoryStore, RevisionEntry, VersionMatch
 from butterfly_config.history.errors import AmbiguousVersion, RevisionNotFound
-from butterfly_config.history.store import is_revision_number, revision_number
+from butterfly_config.history.store import may_be_hash_prefix, revision_number
 from butterfly_config.node import changes, document_reading, documents
 from butterfly_config.node.agreement import ConsensusDriver, Outcome, new_request_id
 from butterfly_config.node.mirror_writer import MirrorWriter
@@ -411,13 +411,16 @@ class ConfigManager:
 
         The operator may have read the target in another node's history: a member
         that has not received it yet asks its peers before saying it does not exist.
-        A number at or below this node's head is answered at once.
+        A number at or below this node's head is answered at once, and so is text
+        that is not a hash prefix: a config_version is static-critical, so no
+        revision this node lacks can carry one it has not seen (a typo is refused
+        without waiting for peers).
         """
         number = revision_number(version)
         if number is not None:
             may_be_newer = number > self._revision
-        else:  # a hash prefix or config_version may name one; too many digits name none
-            may_be_newer = not is_revision_number(version.strip())
+        else:  # too many digits name no revision
+            may_be_newer = may_be_hash_prefix(version)
         retries_left = STALE_RETRIES
         while True:
             try:
