@@ -14,6 +14,9 @@ import stat
 from typing import BinaryIO
 
 MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024
+UNREADABLE_HINT = ("the user running butterfly needs read permission on the file and "
+                   "search permission on its directories")
+"""The hint for a `PermissionError` from `read_bytes` / `read_text`."""
 _CHUNK = 64 * 1024
 
 

@@ -472,7 +472,7 @@ class HistoryStore:
             return by_version
         prefix = text.lower()
         matches: list[tuple[str, int]] = []
-        if len(prefix) >= _MIN_PREFIX and _is_hex(prefix):
+        if may_be_hash_prefix(prefix):
             with self._read() as conn:
                 matches = conn.execute(
                     "SELECT doc_hash, MAX(revision) FROM revisions WHERE doc_hash GLOB ? "

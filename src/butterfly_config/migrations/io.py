@@ -43,8 +43,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
                             ) from exc
     except PermissionError as exc:
         raise ConfigIOError(f"{file}: cannot read: {exc.strerror or exc}",
-                            hint="the user running butterfly needs read permission on the "
-                                 "file") from exc
+                            hint=input_files.UNREADABLE_HINT) from exc
     except OSError as exc:
         raise ConfigIOError(f"{file}: cannot read: {exc.strerror or exc}") from exc
     try:

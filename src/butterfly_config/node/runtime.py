@@ -603,19 +603,21 @@ class NodeRuntime:
     def _sync_now(self) -> None:
         self._change_replica(self.replica.request_sync)
 
-    def _change_replica(self, change: Callable[[], None]) -> None:
+    def _change_replica(self, change: Callable[[], None]) -> bool:
         """Run `change` on the replica once any write of the driver's is done, then carry
-        out its work. A driver that cannot (it halted, and the node is stopping: see
-        `_driver_failed`) changes nothing, quietly: these come from heartbeats and timers."""
+        out its work; False when the driver cannot (it halted, and the node is stopping:
+        see `_driver_failed`), which the heartbeat and timer callers take quietly."""
         try:
             self.driver.settle()
             if self.driver.halted:
-                return
+                return False
             change()
             self.driver.flush()
         except Exception:
             if not self.driver.halted:
                 raise
+            return False
+        return True
 
     def _reset_reputation(self, member: str) -> tuple[Standing, Standing] | None:
         """Reset this replica's score of `member`; None if it is not a member.
@@ -625,20 +627,15 @@ class NodeRuntime:
         """
         if member not in self.params.member_ids:
             return None
-        try:
-            self.driver.settle()
-            if self.driver.halted or self.exit_code:
-                raise UpdateRefused(503, _STOPPING)
-            before = (self.replica.reputation(member), self.replica.member_state(member))
+        before: list[Standing] = []
+
+        def reset() -> None:
+            before.append((self.replica.reputation(member), self.replica.member_state(member)))
             self.replica.reset_reputation(member)
-            self.driver.flush()
-        except UpdateRefused:
-            raise
-        except Exception as exc:
-            if not self.driver.halted:
-                raise
-            raise UpdateRefused(503, _STOPPING) from exc  # told to _driver_failed already
-        return before, (self.replica.reputation(member), self.replica.member_state(member))
+
+        if self.exit_code or not self._change_replica(reset):
+            raise UpdateRefused(503, _STOPPING)  # the failure was reported when it happened
+        return before[0], (self.replica.reputation(member), self.replica.member_state(member))
 
     # -- heartbeats and peer views ----------------------------------------------------
     def _liveness_hooks(self) -> LivenessHooks:

@@ -55,8 +55,7 @@ def read_text(
                             ) from None
     except PermissionError as exc:
         raise ConfigIOError(f"{display}: cannot be read: {exc.strerror or exc}{why}",
-                            hint="the user running butterfly needs read permission on the "
-                                 "file and search permission on its directories") from None
+                            hint=input_files.UNREADABLE_HINT) from None
     except OSError as exc:
         raise ConfigIOError(f"{display}: cannot be read: {exc.strerror or exc}{why}") from None
     except ValueError:  # a NUL in the name: no system call takes one
